@@ -1,0 +1,30 @@
+from django.db import models
+
+from cameras.models import Camera, Snapshot
+
+
+class Detection(models.Model):
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="detections")
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="detections")
+    seq = models.PositiveSmallIntegerField(default=0, help_text="order within the snapshot")
+    format = models.CharField(max_length=20)
+    text = models.TextField(db_index=False)
+    raw = models.BinaryField(null=True, blank=True, help_text="payload bytes when they are not text")
+    position = models.JSONField(default=list, help_text="four [x, y] corners")
+    engine = models.CharField(max_length=10, blank=True)
+    scheduled_at = models.DateTimeField()
+    captured_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["snapshot", "seq"], name="detection_once")]
+        indexes = [
+            models.Index(fields=["-created_at"], name="detection_created_idx"),
+            models.Index(fields=["camera", "-created_at"], name="detection_camera_idx"),
+            models.Index(fields=["text", "-created_at"], name="detection_text_idx"),
+            models.Index(fields=["format", "-created_at"], name="detection_format_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.format}:{self.text[:40]}"

@@ -1,0 +1,148 @@
+from urllib.parse import urlsplit, urlunsplit
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+
+SCHEMES = ("rtsp", "rtsps", "http", "https", "file")
+FORMAT_CHOICES = (
+    "qr", "microqr", "datamatrix", "aztec", "code128", "code39", "ean13", "ean8",
+    "upca", "upce", "itf", "pdf417",
+)
+
+
+def split_credentials(url: str) -> tuple[str, str, str]:
+    """Return (url without credentials, username, password) for a URL typed with user:pass@."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, "", ""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    from urllib.parse import unquote
+
+    clean = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return clean, unquote(parts.username or ""), unquote(parts.password or "")
+
+
+def validate_camera_url(url: str) -> None:
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise ValidationError(f"not a URL: {exc}") from None
+    if parts.scheme not in SCHEMES:
+        raise ValidationError(f"URL scheme must be one of {', '.join(SCHEMES)}")
+    if parts.scheme != "file" and not parts.hostname:
+        raise ValidationError("URL has no host")
+    if parts.scheme == "file" and not parts.path:
+        raise ValidationError("file URL has no path")
+
+
+def validate_formats(value: str) -> None:
+    unknown = [f for f in value.split(",") if f.strip() and f.strip() not in FORMAT_CHOICES]
+    if unknown or not value.strip():
+        raise ValidationError(f"formats must be a comma list of {', '.join(FORMAT_CHOICES)}")
+
+
+class Camera(models.Model):
+    class Status(models.TextChoices):
+        NEW = "new"
+        ONLINE = "online"
+        DEGRADED = "degraded"
+        OFFLINE = "offline"
+
+    class Transport(models.TextChoices):
+        TCP = "tcp"
+        UDP = "udp"
+
+    name = models.CharField(max_length=100, unique=True)
+    url = models.CharField(max_length=500, validators=[validate_camera_url])
+    username = models.CharField(max_length=150, blank=True)
+    password = models.CharField(max_length=300, blank=True)
+    enabled = models.BooleanField(default=True)
+    interval_s = models.FloatField(default=5.0, validators=[MinValueValidator(0.5)])
+    timeout_s = models.FloatField(default=5.0, validators=[MinValueValidator(0.1)])
+    formats = models.CharField(max_length=200, default="qr", validators=[validate_formats])
+    engine = models.CharField(max_length=10, blank=True, help_text="zxing or zbar; blank: the default")
+    transport = models.CharField(max_length=3, choices=Transport.choices, default=Transport.TCP)
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
+    status_since = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    last_capture_at = models.DateTimeField(null=True, blank=True)
+    captures_ok = models.PositiveBigIntegerField(default=0)
+    captures_failed = models.PositiveBigIntegerField(default=0)
+    captures_skipped = models.PositiveBigIntegerField(default=0)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+
+    # Scheduling state, in Unix seconds so one portable UPDATE can do the arithmetic.
+    next_run_at = models.FloatField(null=True, blank=True, help_text="Unix time of the next due capture")
+    lease_until = models.FloatField(null=True, blank=True, help_text="Unix time a capture in flight expires")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["enabled", "next_run_at"], name="camera_due_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        # The default repr is fine too, but say explicitly that credentials stay out.
+        return f"<Camera {self.pk} {self.name}>"
+
+    @property
+    def format_list(self) -> list[str]:
+        return [f.strip() for f in self.formats.split(",") if f.strip()]
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        clean, user, password = split_credentials(self.url)
+        if clean != self.url:
+            self.url = clean
+            self.username = user or self.username
+            self.password = password or self.password
+        super().save(*args, **kwargs)
+
+
+class CameraEvent(models.Model):
+    """A change of a camera's status: when it went down or came back, and why."""
+
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(db_index=True)
+    status = models.CharField(max_length=10, choices=Camera.Status.choices)
+    previous = models.CharField(max_length=10, choices=Camera.Status.choices)
+    reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+
+class Snapshot(models.Model):
+    class Status(models.TextChoices):
+        OK = "ok"
+        FAILED = "failed"
+
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="snapshots")
+    scheduled_at = models.DateTimeField()
+    captured_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    bytes = models.PositiveIntegerField(null=True, blank=True)
+    capture_ms = models.FloatField(null=True, blank=True)
+    decode_ms = models.FloatField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    error = models.CharField(max_length=30, blank=True, help_text="error class, e.g. timeout or http_404")
+    error_detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-scheduled_at"]
+        constraints = [
+            # One snapshot per camera per due time: a redelivered task cannot record twice.
+            models.UniqueConstraint(fields=["camera", "scheduled_at"], name="snapshot_once_per_slot"),
+        ]
+        indexes = [models.Index(fields=["scheduled_at"], name="snapshot_scheduled_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.camera_id}@{self.scheduled_at:%H:%M:%S.%f}"

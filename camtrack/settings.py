@@ -1,0 +1,174 @@
+"""Settings for camtrack, all read from the environment with safe local defaults.
+
+One module, in sections. See README "Configuration" for the variables.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+
+# --- Paths -----------------------------------------------------------------
+DATA_DIR = Path(env("CAMTRACK_DATA_DIR", default=str(BASE_DIR / "data")))
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    """An explicit SECRET_KEY wins; otherwise one is generated once into the data folder.
+
+    Many hosts must share one key, so they must set it explicitly.
+    """
+    key = env("SECRET_KEY", default="")
+    if key:
+        return key
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+# --- Core --------------------------------------------------------------------
+SECRET_KEY = _secret_key()
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "cameras",
+    "analytics",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "camtrack.urls"
+WSGI_APPLICATION = "camtrack.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "camtrack" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env("TIME_ZONE", default="UTC")
+USE_TZ = True
+USE_I18N = False
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LOGIN_URL = "/admin/login/"
+
+# --- Database ----------------------------------------------------------------
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'camtrack.sqlite3'}")}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # IMMEDIATE makes every transaction take the write lock up front, so the dispatch's
+    # read-then-update cannot interleave; the timeout rides out short lock waits.
+    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+else:
+    # Persistent connections: opening one per task was the largest single cost measured.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+
+# --- REST framework ----------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "analytics.api.Pagination",
+    "PAGE_SIZE": 100,
+}
+
+# --- Celery ------------------------------------------------------------------
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html
+CAMTRACK_EMBEDDED_REDIS_PORT = env.int("CAMTRACK_EMBEDDED_REDIS_PORT", default=6380)
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=f"redis://127.0.0.1:{CAMTRACK_EMBEDDED_REDIS_PORT}/0")
+# Frames travel between io and cpu through Redis, never through the broker.
+CAMTRACK_FRAME_STORE_URL = env(
+    "CAMTRACK_FRAME_STORE_URL",
+    default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else f"redis://127.0.0.1:{CAMTRACK_EMBEDDED_REDIS_PORT}/0",
+)
+CAMTRACK_FRAME_TTL_S = env.int("CAMTRACK_FRAME_TTL_S", default=60)
+
+# Longest task is bounded by the camera timeout cap plus decode time limits, far below this.
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=4)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_SEND_TASK_EVENTS = env.bool("CELERY_WORKER_SEND_TASK_EVENTS", default=True)
+CELERY_TASK_SEND_SENT_EVENT = False
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_DEFAULT_QUEUE = "io"
+CELERY_TASK_CREATE_MISSING_QUEUES = False
+CELERY_TASK_QUEUES_NAMES = ("io", "cpu")
+CELERY_TASK_ROUTES = {
+    "cameras.tasks.dispatch_due": {"queue": "io"},
+    "cameras.tasks.capture": {"queue": "io"},
+    "analytics.tasks.decode": {"queue": "cpu"},
+    "analytics.tasks.prune": {"queue": "io"},
+}
+CELERY_BEAT_SCHEDULE = {
+    # One entry dispatches every due camera in bulk; it expires with its period so a
+    # stalled worker cannot pile up rounds.
+    "dispatch-due": {"task": "cameras.tasks.dispatch_due", "schedule": 1.0, "options": {"expires": 1.0}},
+    "prune": {"task": "analytics.tasks.prune", "schedule": 3600.0, "options": {"expires": 3600.0}},
+}
+
+# --- camtrack ----------------------------------------------------------------
+CAMTRACK_IO_CONCURRENCY = env.int("CAMTRACK_IO_CONCURRENCY", default=16)
+CAMTRACK_CPU_CONCURRENCY = env.int("CAMTRACK_CPU_CONCURRENCY", default=os.cpu_count() or 1)
+# file:// cameras may only read below this folder.
+CAMTRACK_FILE_ROOT = Path(env("CAMTRACK_FILE_ROOT", default=str(DATA_DIR / "files"))).resolve()
+CAMTRACK_DEFAULT_ENGINE = env("CAMTRACK_DEFAULT_ENGINE", default="zxing")
+CAMTRACK_MAX_FRAME_BYTES = env.int("CAMTRACK_MAX_FRAME_BYTES", default=20 * 1024 * 1024)
+CAMTRACK_MAX_FRAME_PIXELS = env.int("CAMTRACK_MAX_FRAME_PIXELS", default=40_000_000)
+# A capture that has not finished by timeout + this is considered lost and may be dispatched again.
+CAMTRACK_LEASE_SLACK_S = env.float("CAMTRACK_LEASE_SLACK_S", default=30.0)
+CAMTRACK_SNAPSHOT_RETENTION_DAYS = env.int("CAMTRACK_SNAPSHOT_RETENTION_DAYS", default=7)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
