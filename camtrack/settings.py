@@ -50,10 +50,12 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "cameras",
     "analytics",
+    "camtrack",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -85,6 +87,7 @@ USE_TZ = True
 USE_I18N = False
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "/admin/login/"
 
@@ -94,6 +97,8 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # IMMEDIATE makes every transaction take the write lock up front, so the dispatch's
     # read-then-update cannot interleave; the timeout rides out short lock waits.
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    # A file, not memory, so that test workers in other processes share the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 else:
     # Persistent connections: opening one per task was the largest single cost measured.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
@@ -107,8 +112,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "analytics.api.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "camtrack.pagination.Pagination",
     "PAGE_SIZE": 100,
+    # `format` is a detection filter here, not DRF's renderer override.
+    "URL_FORMAT_OVERRIDE": None,
 }
 
 # --- Celery ------------------------------------------------------------------
@@ -171,4 +178,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }

@@ -1,0 +1,47 @@
+"""The dashboard and the health check."""
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from kombu import Connection
+
+from analytics.selectors import detection_latest
+from cameras import framestore
+from cameras.selectors import camera_list, camera_status_counts
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    context = {
+        "cameras": camera_list()[:500],
+        "counts": camera_status_counts(),
+        "detections": detection_latest(limit=30),
+    }
+    template = "analytics/_dashboard_body.html" if request.GET.get("partial") else "analytics/dashboard.html"
+    return render(request, template, context)
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    checks = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = type(exc).__name__
+    try:
+        # A fresh connection each time: a pooled one could hide a broker that just died.
+        with Connection(settings.CELERY_BROKER_URL, connect_timeout=2) as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        checks["broker"] = "ok"
+    except Exception as exc:
+        checks["broker"] = type(exc).__name__
+    try:
+        framestore.client().ping()
+        checks["frame_store"] = "ok"
+    except Exception as exc:
+        checks["frame_store"] = type(exc).__name__
+    healthy = all(v == "ok" for v in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "fail", **checks}, status=200 if healthy else 503)

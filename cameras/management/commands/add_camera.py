@@ -1,0 +1,31 @@
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from cameras.services import camera_upsert
+
+
+class Command(BaseCommand):
+    help = "Add a camera, or update the one with this name."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--name", required=True)
+        parser.add_argument("--url", required=True, help="rtsp://, http(s):// or file:// URL")
+        parser.add_argument("--interval", type=float, default=None, help="seconds between captures (>= 0.5)")
+        parser.add_argument("--timeout", type=float, default=None, help="seconds a capture may take")
+        parser.add_argument("--username", default=None)
+        parser.add_argument("--password", default=None)
+        parser.add_argument("--formats", default=None, help="comma list, e.g. qr,code128")
+        parser.add_argument("--engine", default=None, choices=["zxing", "zbar"])
+        parser.add_argument("--transport", default=None, choices=["tcp", "udp"], help="RTSP transport")
+        parser.add_argument("--disabled", action="store_true")
+
+    def handle(self, *args, **opts) -> None:
+        try:
+            camera, created = camera_upsert(
+                name=opts["name"], url=opts["url"], interval_s=opts["interval"], timeout_s=opts["timeout"],
+                username=opts["username"], password=opts["password"], formats=opts["formats"],
+                engine=opts["engine"], transport=opts["transport"], enabled=not opts["disabled"],
+            )
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from None
+        self.stdout.write(f"{'added' if created else 'updated'} camera {camera.name} ({camera.url})")

@@ -1,0 +1,84 @@
+import threading
+import time
+
+import pytest
+from django.db import connection
+
+from cameras.models import Camera
+from cameras.services import camera_dispatch_due, camera_upsert
+from tests.workers import purge_queues
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _empty_queues():
+    purge_queues()
+    yield
+    purge_queues()
+
+
+def test_due_cameras_are_dispatched_once_and_advance_by_whole_intervals(camera_factory):
+    now = 1_000_000.0
+    due = camera_factory(interval_s=2.0, next_run_at=now - 0.5)
+    late = camera_factory(interval_s=2.0, next_run_at=now - 7.0)  # missed three slots
+    not_yet = camera_factory(interval_s=2.0, next_run_at=now + 1.0)
+    camera_factory(interval_s=2.0, next_run_at=now - 1.0, enabled=False)
+
+    result = camera_dispatch_due(now=now)
+
+    assert (result.dispatched, result.skipped) == (2, 0)
+    due.refresh_from_db()
+    late.refresh_from_db()
+    not_yet.refresh_from_db()
+    # Fixed rate: the next due time keeps the camera's phase, not the dispatch time.
+    assert due.next_run_at == pytest.approx(now + 1.5)
+    assert late.next_run_at == pytest.approx(now + 1.0)
+    assert not_yet.next_run_at == pytest.approx(now + 1.0)
+    assert due.lease_until > now
+
+
+def test_camera_with_capture_in_flight_is_skipped_and_counted(camera_factory):
+    now = 2_000_000.0
+    cam = camera_factory(interval_s=1.0, next_run_at=now - 0.1)
+    assert camera_dispatch_due(now=now).dispatched == 1
+    second = camera_dispatch_due(now=now + 1.0)  # due again, lease still held
+    assert (second.dispatched, second.skipped) == (0, 1)
+    cam.refresh_from_db()
+    assert cam.captures_skipped == 1
+    # Once the lease is released the camera is dispatched at its next slot.
+    Camera.objects.filter(pk=cam.pk).update(lease_until=None)
+    assert camera_dispatch_due(now=now + 2.0).dispatched == 1
+
+
+def test_racing_rounds_never_dispatch_a_camera_twice(camera_factory):
+    now = time.time()
+    Camera.objects.bulk_create(
+        [Camera(name=f"race-{i}", url=f"http://127.0.0.1:9/{i}", interval_s=60, next_run_at=now - 1) for i in range(300)]
+    )
+    results, errors = [], []
+
+    def round_() -> None:
+        try:
+            results.append(camera_dispatch_due(now=now))
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=round_) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sum(r.dispatched for r in results) == 300
+
+
+def test_first_due_times_are_spread_over_the_interval():
+    before = time.time()
+    cams = [camera_upsert(name=f"spread-{i}", url=f"http://127.0.0.1:9/{i}", interval_s=10.0)[0] for i in range(40)]
+    offsets = [c.next_run_at - before for c in cams]
+    assert all(-0.01 <= o <= 10.5 for o in offsets)
+    # Not all in one burst: they fall into several seconds of the interval.
+    assert len({int(o) for o in offsets}) >= 4

@@ -1,0 +1,14 @@
+import pytest
+
+from tests.factories import CameraFactory
+
+import importlib.util
+
+pytest_plugins = ["tests.workers"]
+if importlib.util.find_spec("tests.servers") and importlib.util.find_spec("tests.servers.fixtures"):
+    pytest_plugins.append("tests.servers.fixtures")
+
+
+@pytest.fixture
+def camera_factory():
+    return CameraFactory

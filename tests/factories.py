@@ -1,0 +1,16 @@
+import time
+
+import factory
+
+from cameras.models import Camera
+
+
+class CameraFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Camera
+
+    name = factory.Sequence(lambda n: f"cam-{n}")
+    url = factory.Sequence(lambda n: f"http://127.0.0.1:9/cam/{n}.jpg")
+    interval_s = 5.0
+    timeout_s = 2.0
+    next_run_at = factory.LazyFunction(lambda: time.time() - 0.1)

@@ -1,0 +1,28 @@
+from django.conf import settings
+
+from camtrack.celery import app
+
+QUEUES = {"io", "cpu"}
+
+
+def test_every_task_of_ours_routes_to_exactly_one_known_queue():
+    app.loader.import_default_modules()
+    ours = {name for name in app.tasks if name.split(".")[0] in ("cameras", "analytics")}
+    assert ours, "no tasks registered"
+    for name in ours:
+        route = settings.CELERY_TASK_ROUTES.get(name)
+        assert route is not None, f"{name} has no route"
+        assert route["queue"] in QUEUES, f"{name} routes to {route['queue']}"
+    assert {q.name for q in app.conf.task_queues} == QUEUES
+
+
+def test_beat_entries_expire_with_their_period():
+    for entry in settings.CELERY_BEAT_SCHEDULE.values():
+        assert entry["options"]["expires"] == entry["schedule"]
+        assert settings.CELERY_TASK_ROUTES[entry["task"]]["queue"] in QUEUES
+
+
+def test_at_least_once_settings():
+    assert settings.CELERY_TASK_ACKS_LATE and settings.CELERY_TASK_REJECT_ON_WORKER_LOST
+    assert settings.CELERY_TASK_IGNORE_RESULT and settings.CELERY_RESULT_BACKEND is None
+    assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] >= 300
