@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import functools
 import hashlib
 import hmac
 import math
@@ -64,8 +65,9 @@ def _stable(text: str) -> int:
     return zlib.crc32(text.encode())
 
 
+@functools.cache
 def _backgrounds(count: int = 3, noise_variants: int = 3) -> list[list[np.ndarray]]:
-    """A few warehouse-ish scenes, each with a few noise variants; cameras share them to save memory."""
+    """A few warehouse-ish scenes, each with a few noise variants; cameras (and simulators) share them."""
     scenes = []
     for seed in range(count):
         rng = np.random.default_rng(seed)

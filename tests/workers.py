@@ -45,6 +45,7 @@ def purge_queues() -> None:
 class Worker:
     def __init__(self, name: str, extra_env: dict[str, str]) -> None:
         self.name = name
+        self.env = extra_env
         self.log = tempfile.NamedTemporaryFile(prefix=f"worker-{name}-", suffix=".log", delete=False)  # noqa: SIM115
         env = {**os.environ, **extra_env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
         self.proc = subprocess.Popen(

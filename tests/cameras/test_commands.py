@@ -12,8 +12,8 @@ pytestmark = pytest.mark.django_db
 
 def test_add_camera_creates_then_updates_by_name():
     out = StringIO()
-    call_command("add_camera", "--name", "gate", "--url", "http://u:pw@127.0.0.1:81/s.jpg", "--interval", "2",
-                 "--formats", "qr,code128", stdout=out)
+    call_command("add_camera", "--name", "gate", "--url", "http://u:pw@127.0.0.1:81/s.jpg",
+                 "--interval", "2", "--formats", "qr,code128", stdout=out)
     assert "added camera gate" in out.getvalue() and "pw" not in out.getvalue()
     call_command("add_camera", "--name", "gate", "--url", "http://127.0.0.1:81/t.jpg", stdout=StringIO())
     cam = Camera.objects.get(name="gate")

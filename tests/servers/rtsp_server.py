@@ -16,8 +16,9 @@ import sys
 import gi
 
 gi.require_version("Gst", "1.0")
+gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 # Key frames every 10 frames so a client's first picture comes quickly.
 _ENC = "tune=zerolatency key-int-max=10 speed-preset=ultrafast"
@@ -54,6 +55,27 @@ def stall_after(packets: int):
         pay.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.BUFFER_LIST, probe)
 
     return configure
+
+
+class MountAuth(GstRtspServer.RTSPAuth):
+    """Basic auth that challenges only on protected mounts.
+
+    The stock RTSPAuth gives anonymous clients the default token and then answers 404 on a mount
+    they may not see, so a client never learns it should send credentials. Failing authentication
+    instead makes the server answer 401 with a Basic challenge, as a real camera does.
+    """
+
+    def __init__(self, protected: set[str]) -> None:
+        super().__init__()
+        self.protected = protected
+
+    def do_authenticate(self, ctx) -> bool:
+        ok = GstRtspServer.RTSPAuth.do_authenticate(self, ctx)
+        mount = ctx.uri.abspath.strip("/").split("/")[0] if ctx.uri else ""
+        if mount not in self.protected:
+            return ok
+        role = ctx.token.get_string("media.factory.role") if ctx.token else None
+        return ok and role is not None and role != "anonymous"
 
 
 def allow(factory, roles: list[str]) -> None:
@@ -96,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         name, user, password = (value.split(":", 2) + ["", ""])[:3]
         protected[name] = (user, password)
     if protected:
-        auth = GstRtspServer.RTSPAuth()
+        auth = MountAuth(set(protected))
         # Clients without credentials get the "anonymous" role; open mounts let it in, protected ones don't.
         anonymous = GstRtspServer.RTSPToken()
         anonymous.set_string("media.factory.role", "anonymous")
@@ -105,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             token = GstRtspServer.RTSPToken()
             token.set_string("media.factory.role", f"user-{user}")
             auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
+        auth.set_supported_methods(GstRtsp.RTSPAuthMethod.BASIC)
         server.set_auth(auth)
 
     def add(name: str, path: str, codec: str, stall: bool = False) -> None:

@@ -1,0 +1,15 @@
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 CAMTRACK_DATA_DIR=/data
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libzbar0 procps \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY requirements/ requirements/
+RUN pip install --no-cache-dir -r requirements/production.txt
+COPY . .
+RUN useradd --system --uid 1000 camtrack && mkdir -p /data && chown camtrack /data
+USER camtrack
+RUN SECRET_KEY=build python manage.py collectstatic --noinput -v 0
+EXPOSE 8000 5555
+CMD ["gunicorn", "camtrack.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2"]
