@@ -182,16 +182,18 @@ class Simulator:
         return f"http://{self.host}:{self.port}"
 
     def url(self, name: str, kind: str = "jpg") -> str:
-        """URL of a camera: kind is jpg, mjpg, payload, auth, auth-digest or a fault mode."""
+        """URL of a camera: kind is jpg, mjpg, payload, auth or auth-digest (faults: fault_url)."""
         if kind in ("jpg", "mjpg"):
             return f"{self.base_url}/cam/{name}.{kind}"
         if kind == "payload":
             return f"{self.base_url}/cam/{name}/payload"
         if kind in ("auth", "auth-digest"):
             return f"{self.base_url}/{kind}/{name}.jpg"
-        if kind in FAULTS:
-            return f"{self.base_url}/fault/{kind}/{name}.jpg"
         raise ValueError(f"unknown kind {kind!r}")
+
+    def fault_url(self, mode: str, name: str | None = None) -> str:
+        """URL of a camera failing in one of FAULTS; the name only changes the frame auth/slow/truncated use."""
+        return f"{self.base_url}/fault/{mode}/{name}.jpg" if name else f"{self.base_url}/fault/{mode}.jpg"
 
     def set_payload(self, name: str, text: str | None) -> None:
         """Make a camera (new or existing) show exactly this text in every frame; None restores the clock."""
@@ -227,7 +229,10 @@ class Simulator:
         return name in self._known
 
     def start(self) -> Simulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="camera-simulator", daemon=True)
+        # A short poll interval: stop() waits for the loop to notice, and tests stop a simulator often.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="camera-simulator", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -544,7 +549,7 @@ def print_urls(sim: Simulator, write: Callable[[str], object]) -> None:
     for name in sim.names:
         write(f"  {name}: {sim.url(name)}  mjpeg {sim.url(name, 'mjpg')}")
     write(f"  basic auth ({sim.username}): {sim.url(sim.names[0], 'auth') if sim.names else ''}")
-    write("  faults: " + " ".join(f"{sim.base_url}/fault/{mode}.jpg" for mode in FAULTS))
+    write("  faults: " + " ".join(sim.fault_url(mode) for mode in FAULTS))
 
 
 if __name__ == "__main__":

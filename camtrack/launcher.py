@@ -20,6 +20,7 @@ def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("CAMTRACK_DATA_DIR", str(ROOT / "data"))
+    env.setdefault("CELERY_WORKER_SEND_TASK_EVENTS", "true")
     return env
 
 

@@ -30,8 +30,9 @@ class Case:
 
 @dataclass
 class Score:
-    right: int = 0  # every expected payload read, nothing else
-    wrong: int = 0  # some text returned that is not an expected payload (incl. anything on a no-code image)
+    right: int = 0  # every expected payload read
+    wrong: int = 0  # not right, and some text returned that is not an expected payload
+    extra: int = 0  # right, plus another text (a second real code in a photo, or a wrong one: look)
     missed: int = 0  # expected payloads not all read, nothing wrong returned
     false_positive: int = 0  # no-code images with a detection
     ms: list[float] = field(default_factory=list)
@@ -41,16 +42,18 @@ class Score:
         extra = [g for g in got if g not in truth]
         if not truth and got:
             self.false_positive += 1
-        if extra:
-            self.wrong += 1
-        elif truth and truth <= set(got):
+        if truth and truth <= set(got):
             self.right += 1
+            self.extra += bool(extra)
+        elif extra:
+            self.wrong += 1
         elif truth:
             self.missed += 1
 
     def summary(self) -> dict:
         ms = sorted(self.ms) or [0.0]
-        return {"right": self.right, "wrong": self.wrong, "missed": self.missed, "false_positive": self.false_positive,
+        return {"right": self.right, "wrong": self.wrong, "extra": self.extra, "missed": self.missed,
+                "false_positive": self.false_positive,
                 "n": len(self.ms), "p50_ms": round(statistics.median(ms), 2),
                 "p95_ms": round(ms[min(len(ms) - 1, int(0.95 * len(ms)))], 2)}
 

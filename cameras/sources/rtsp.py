@@ -25,7 +25,8 @@ def _with_credentials(config) -> str:
 
 
 def _classify(exc: Exception, config) -> CaptureError:
-    text = str(exc)
+    # FFmpeg's message without the URL PyAV appends: a port like :44013 would otherwise read as "401".
+    text = getattr(exc, "strerror", None) or str(exc)
     if config.password:
         text = text.replace(config.password, "***").replace(quote(config.password, safe=""), "***")
     low = text.lower()
@@ -78,7 +79,12 @@ def _open_and_decode(config, deadline: float, out: dict) -> None:
     except CaptureError as exc:
         out["error"] = exc
     except Exception as exc:  # av raises many typed errors; all become one error class
-        out["error"] = _classify(exc, config)
+        error = _classify(exc, config)
+        # A server that accepts and never answers makes FFmpeg's cut-short read surface as
+        # "Invalid data found"; an unclassified failure at the deadline is the deadline's doing.
+        if error.kind == "stream" and time.monotonic() >= deadline - 0.1:
+            error = CaptureError("timeout", "no answer in time")
+        out["error"] = error
     finally:
         if container is not None:
             try:
