@@ -1,7 +1,10 @@
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
+from django.utils import timezone
 
 from cameras.models import Camera, CameraEvent, Snapshot
+from cameras.selectors import EMPTY_STATS, CaptureStats, camera_capture_stats
 
 
 class CameraForm(forms.ModelForm):
@@ -14,7 +17,7 @@ class CameraForm(forms.ModelForm):
 
     class Meta:
         model = Camera
-        exclude = ["next_run_at", "lease_until"]
+        exclude = ["next_run_at", "lease_until", "last_due_at"]
 
     def clean_password(self) -> str:
         value = self.cleaned_data.get("password") or ""
@@ -37,21 +40,63 @@ class CameraEventInline(admin.TabularInline):
     max_num = 0
 
 
+class CameraChangeList(ChangeList):
+    """Attaches capture statistics to the page's cameras with one query for the whole page."""
+
+    def get_results(self, request) -> None:
+        super().get_results(request)
+        stats = camera_capture_stats(camera_ids=[c.pk for c in self.result_list])
+        for camera in self.result_list:
+            camera.capture_stats = stats.get(camera.pk, EMPTY_STATS)
+
+
+def _stats(camera: Camera) -> CaptureStats:
+    stats = getattr(camera, "capture_stats", None)
+    if stats is None:  # the change page: one camera, one query
+        stats = camera_capture_stats(camera_ids=[camera.pk]).get(camera.pk, EMPTY_STATS) if camera.pk else EMPTY_STATS
+        camera.capture_stats = stats
+    return stats
+
+
 @admin.register(Camera)
 class CameraAdmin(admin.ModelAdmin):
     form = CameraForm
     list_display = [
-        "name", "url", "enabled", "status", "status_since", "last_capture_at", "captures_ok", "captures_failed",
-        "captures_skipped", "consecutive_failures", "last_error",
+        "name", "url", "enabled", "status", "status_reason", "last_capture_at", "captures_ok", "captures_failed",
+        "captures_skipped", "consecutive_failures", "capture_p50_ms", "capture_p95_ms", "success_ratio",
     ]
     list_filter = ["status", "enabled", "transport"]
     search_fields = ["name", "url"]
     readonly_fields = [
-        "status", "status_since", "last_error", "last_capture_at", "captures_ok", "captures_failed",
-        "captures_skipped", "consecutive_failures",
+        "status", "status_since", "status_reason", "last_error", "last_capture_at", "captures_ok", "captures_failed",
+        "captures_skipped", "consecutive_failures", "capture_p50_ms", "capture_p95_ms", "success_ratio",
     ]
     actions = ["enable", "disable"]
     inlines = [CameraEventInline]
+
+    def get_changelist(self, request, **kwargs) -> type[ChangeList]:
+        return CameraChangeList
+
+    @admin.display(description="status reason")
+    def status_reason(self, camera: Camera) -> str:
+        """Why the camera is in its status and since when, e.g. "offline since 12:03:04: timeout: ..."."""
+        if camera.status == Camera.Status.NEW:
+            return "no capture yet"
+        since = f" since {timezone.localtime(camera.status_since):%Y-%m-%d %H:%M:%S}" if camera.status_since else ""
+        reason = f": {camera.last_error}" if camera.last_error and camera.status != Camera.Status.ONLINE else ""
+        return f"{camera.status}{since}{reason}"
+
+    @admin.display(description="capture p50 ms")
+    def capture_p50_ms(self, camera: Camera) -> float | None:
+        return _stats(camera).capture_p50_ms
+
+    @admin.display(description="capture p95 ms")
+    def capture_p95_ms(self, camera: Camera) -> float | None:
+        return _stats(camera).capture_p95_ms
+
+    @admin.display(description="success ratio (last 100)")
+    def success_ratio(self, camera: Camera) -> float | None:
+        return _stats(camera).success_ratio
 
     @admin.action(description="Enable selected cameras")
     def enable(self, request, queryset) -> None:

@@ -78,6 +78,7 @@ class Camera(models.Model):
 
     # Scheduling state, in Unix seconds so one portable UPDATE can do the arithmetic.
     next_run_at = models.FloatField(null=True, blank=True, help_text="Unix time of the next due capture")
+    last_due_at = models.FloatField(null=True, blank=True, help_text="Unix time of the first slot last dispatched")
     lease_until = models.FloatField(null=True, blank=True, help_text="Unix time a capture in flight expires")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -1,8 +1,25 @@
-"""Read-side queries for cameras."""
+"""Read-side queries for cameras: lists, status counts, capture statistics and status history."""
 
-from django.db.models import Count, QuerySet
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-from cameras.models import Camera
+from django.db.models import Count, F, QuerySet, Window
+from django.db.models.functions import RowNumber
+
+from cameras.models import Camera, CameraEvent, Snapshot
+
+STATS_WINDOW = 100  # recent snapshots per camera the statistics look at
+
+
+@dataclass(frozen=True)
+class CaptureStats:
+    samples: int  # snapshots in the window, failed ones included
+    capture_p50_ms: float | None  # over successful captures only: a timeout's duration says nothing
+    capture_p95_ms: float | None
+    success_ratio: float | None
+
+
+EMPTY_STATS = CaptureStats(samples=0, capture_p50_ms=None, capture_p95_ms=None, success_ratio=None)
 
 
 def camera_list() -> QuerySet[Camera]:
@@ -14,3 +31,52 @@ def camera_status_counts() -> dict[str, int]:
     for row in Camera.objects.values("status").annotate(n=Count("id")):
         counts[row["status"]] = row["n"]
     return counts
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default, PostgreSQL's percentile_cont)."""
+    pos = (len(sorted_values) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+def camera_capture_stats(*, camera_ids: Iterable[int], window: int = STATS_WINDOW) -> dict[int, CaptureStats]:
+    """Capture time p50/p95 and success ratio over each camera's last ``window`` snapshots.
+
+    One query for any number of cameras: a window function numbers each camera's snapshots from
+    the newest (served by the (camera, scheduled_at) unique index) and at most ``window`` rows per
+    camera come back; percentiles are computed here because SQLite has no percentile function.
+    """
+    ids = list(camera_ids)
+    if not ids:
+        return {}
+    rows = (
+        Snapshot.objects.filter(camera_id__in=ids)
+        .annotate(rank=Window(RowNumber(), partition_by=[F("camera_id")], order_by=F("scheduled_at").desc()))
+        .filter(rank__lte=window)
+        .values_list("camera_id", "status", "capture_ms")
+    )
+    seen: dict[int, list] = {}
+    for camera_id, status, capture_ms in rows:
+        counts = seen.setdefault(camera_id, [0, 0, []])
+        counts[0] += 1
+        if status == Snapshot.Status.OK:
+            counts[1] += 1
+            if capture_ms is not None:
+                counts[2].append(capture_ms)
+    stats = {}
+    for camera_id, (total, ok, times) in seen.items():
+        times.sort()
+        stats[camera_id] = CaptureStats(
+            samples=total,
+            capture_p50_ms=round(_percentile(times, 0.5), 1) if times else None,
+            capture_p95_ms=round(_percentile(times, 0.95), 1) if times else None,
+            success_ratio=round(ok / total, 3),
+        )
+    return {camera_id: stats.get(camera_id, EMPTY_STATS) for camera_id in ids}
+
+
+def camera_event_list(*, camera: Camera, limit: int = 50) -> QuerySet[CameraEvent]:
+    """The camera's status changes, newest first: when it went down or came back, and why."""
+    return CameraEvent.objects.filter(camera=camera).order_by("-at", "-id")[:limit]

@@ -47,7 +47,7 @@ def camera_upsert(*, name: str, **fields: object) -> tuple[Camera, bool]:
     for key, value in fields.items():
         if value is not None:
             setattr(camera, key, value)
-    camera.full_clean(exclude=["next_run_at", "lease_until"])
+    camera.full_clean(exclude=["next_run_at", "lease_until", "last_due_at"])
     if camera.next_run_at is None:
         # Spread first due times over the interval so cameras added together don't fire together forever.
         camera.next_run_at = time.time() + random.uniform(0, camera.interval_s)
@@ -65,39 +65,43 @@ def source_config(camera: Camera) -> SourceConfig:
 # --- Dispatch -----------------------------------------------------------------------------------
 @dataclass
 class DispatchResult:
-    dispatched: int
+    dispatched: int  # captures enqueued (a camera faster than the round gets one per slot)
     skipped: int
     elapsed_ms: float
 
 
-_NEXT = "next_run_at + interval_s * (FLOOR((%(now)s - next_run_at) / interval_s) + 1)"
+# The latest slot at or before now (or the first future one), then the first slot past the horizon.
+_SLOT = "(next_run_at + interval_s * (CASE WHEN next_run_at < %(now)s THEN FLOOR((%(now)s - next_run_at) / interval_s) ELSE 0 END))"
+_AFTER = f"({_SLOT} + interval_s * CEILING((%(horizon)s - {_SLOT}) / interval_s))"
 
 
-def _claim_due(now: float) -> tuple[list[tuple[int, float]], int]:
-    """Claim every due camera in one statement and count the due ones still in flight.
+def _claim_due(now: float, horizon: float) -> tuple[list[tuple[int, float, float, float]], int]:
+    """Claim every camera due before the horizon in one statement; count the due ones still in flight.
 
     A concurrent round blocks on the same rows and re-checks the WHERE clause after the first
-    commits, so no camera is claimed twice. Schedules are fixed-rate: next_run_at moves by
-    whole intervals from the previous due time, skipping slots that already passed.
+    commits, so no camera is claimed twice. Schedules are fixed-rate: next_run_at moves by whole
+    intervals from the previous due time, skipping slots that already passed.
     """
     table = Camera._meta.db_table
-    params = {"now": now, "slack": settings.CAMTRACK_LEASE_SLACK_S}
+    params = {"now": now, "horizon": horizon, "slack": settings.CAMTRACK_LEASE_SLACK_S}
     true = "TRUE" if connection.vendor == "postgresql" else "1"
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET next_run_at = {_NEXT}, captures_skipped = captures_skipped + 1 "
-            f"WHERE enabled = {true} AND next_run_at <= %(now)s AND lease_until > %(now)s",
+            f"UPDATE {table} SET next_run_at = {_AFTER}, captures_skipped = captures_skipped + 1 "
+            f"WHERE enabled = {true} AND next_run_at < %(horizon)s AND lease_until > %(now)s",
             params,
         )
         skipped = cursor.rowcount
+        # SET expressions see the old row, RETURNING the new one: last_due_at carries the first slot.
         cursor.execute(
-            f"UPDATE {table} SET next_run_at = {_NEXT}, lease_until = %(now)s + timeout_s + %(slack)s "
-            f"WHERE enabled = {true} AND next_run_at <= %(now)s "
+            f"UPDATE {table} SET last_due_at = {_SLOT}, next_run_at = {_AFTER}, "
+            f"lease_until = {_AFTER} + timeout_s + %(slack)s "
+            f"WHERE enabled = {true} AND next_run_at < %(horizon)s "
             f"AND (lease_until IS NULL OR lease_until <= %(now)s) "
-            f"RETURNING id, next_run_at - interval_s, timeout_s",
+            f"RETURNING id, last_due_at, next_run_at, interval_s, timeout_s",
             params,
         )
-        claimed = [(row[0], row[1], row[2]) for row in cursor.fetchall()]
+        claimed = cursor.fetchall()
     return claimed, skipped
 
 
@@ -105,29 +109,40 @@ def _release(camera_ids: list[int]) -> None:
     Camera.objects.filter(pk__in=camera_ids).update(lease_until=None)
 
 
-def camera_dispatch_due(*, now: float | None = None) -> DispatchResult:
-    """One dispatch round: claim all due cameras and enqueue one capture each on `io`."""
+def camera_dispatch_due(*, now: float | None = None, lookahead_s: float | None = None) -> DispatchResult:
+    """One dispatch round: claim the cameras due before the next round and enqueue their captures.
+
+    Captures due later in this round's window carry an ETA, so a camera starts on its due time
+    rather than on the next beat tick; a camera with an interval shorter than the window gets one
+    capture per slot in it.
+    """
     from cameras.tasks import capture
 
     start = time.perf_counter()
     now = time.time() if now is None else now
-    claimed, skipped = _claim_due(now)
-    sent = 0
+    lookahead_s = settings.CAMTRACK_DISPATCH_LOOKAHEAD_S if lookahead_s is None else lookahead_s
+    claimed, skipped = _claim_due(now, now + lookahead_s)
+    sent = tasks = 0
     try:
         with capture.app.producer_or_acquire() as producer:
-            for camera_id, scheduled_ts, timeout_s in claimed:
-                # A capture that cannot start before its lease runs out is worthless: let it expire.
-                capture.apply_async(
-                    (camera_id, scheduled_ts), producer=producer,
-                    expires=_ts(now + timeout_s + settings.CAMTRACK_LEASE_SLACK_S),
-                )
+            for camera_id, first_slot, next_slot, interval_s, timeout_s in claimed:
+                slot = first_slot
+                while slot < next_slot - 1e-6:
+                    # A capture that cannot start before its lease runs out is worthless: let it expire.
+                    capture.apply_async(
+                        (camera_id, round(slot, 6)), producer=producer,
+                        eta=_ts(slot) if slot > now + 0.005 else None,
+                        expires=_ts(slot + timeout_s + settings.CAMTRACK_LEASE_SLACK_S),
+                    )
+                    slot += interval_s
+                    tasks += 1
                 sent += 1
     except Exception:
         # Broker down: give the unsent cameras back so the next round can try them again.
-        logger.exception("dispatch: broker refused after %d of %d captures", sent, len(claimed))
+        logger.exception("dispatch: broker refused after %d of %d cameras", sent, len(claimed))
         _release([c[0] for c in claimed[sent:]])
         raise
-    return DispatchResult(dispatched=sent, skipped=skipped, elapsed_ms=(time.perf_counter() - start) * 1000)
+    return DispatchResult(dispatched=tasks, skipped=skipped, elapsed_ms=(time.perf_counter() - start) * 1000)
 
 
 # --- Capture ----------------------------------------------------------------------------------

@@ -40,15 +40,15 @@ def test_due_cameras_are_dispatched_once_and_advance_by_whole_intervals(camera_f
 
 def test_camera_with_capture_in_flight_is_skipped_and_counted(camera_factory):
     now = 2_000_000.0
-    cam = camera_factory(interval_s=1.0, next_run_at=now - 0.1)
+    cam = camera_factory(interval_s=2.0, next_run_at=now - 0.1)
     assert camera_dispatch_due(now=now).dispatched == 1
-    second = camera_dispatch_due(now=now + 1.0)  # due again, lease still held
+    second = camera_dispatch_due(now=now + 1.0)  # due within this round again, lease still held
     assert (second.dispatched, second.skipped) == (0, 1)
     cam.refresh_from_db()
     assert cam.captures_skipped == 1
     # Once the lease is released the camera is dispatched at its next slot.
     Camera.objects.filter(pk=cam.pk).update(lease_until=None)
-    assert camera_dispatch_due(now=now + 2.0).dispatched == 1
+    assert camera_dispatch_due(now=now + 3.0).dispatched == 1
 
 
 def test_racing_rounds_never_dispatch_a_camera_twice(camera_factory):
@@ -82,3 +82,12 @@ def test_first_due_times_are_spread_over_the_interval():
     assert all(-0.01 <= o <= 10.5 for o in offsets)
     # Not all in one burst: they fall into several seconds of the interval.
     assert len({int(o) for o in offsets}) >= 4
+
+
+def test_fast_camera_gets_one_capture_per_slot_in_the_round(camera_factory):
+    now = 3_000_000.0
+    cam = camera_factory(interval_s=0.5, next_run_at=now - 0.2)
+    result = camera_dispatch_due(now=now, lookahead_s=1.0)
+    assert result.dispatched == 3  # slots now-0.2, now+0.3 and now+0.8 fall in this round's window
+    cam.refresh_from_db()
+    assert cam.next_run_at == pytest.approx(now + 1.3)
