@@ -177,13 +177,29 @@ def frame_capture(*, camera: Camera) -> tuple[Frame, float]:
     return frame, (time.perf_counter() - start) * 1000
 
 
+_camera_cache: dict[int, tuple[float, Camera]] = {}
+_CAMERA_FIELDS = ("id", "name", "url", "username", "password", "timeout_s", "transport", "formats", "engine",
+                  "interval_s")
+
+
+def _camera_for_capture(camera_id: int) -> Camera | None:
+    """The camera's capture settings, cached briefly per process: at hundreds of captures a second,
+    one SELECT each is a measurable share of the io stage. Edits apply within the cache's TTL."""
+    now = time.monotonic()
+    hit = _camera_cache.get(camera_id)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    camera = Camera.objects.filter(pk=camera_id).only(*_CAMERA_FIELDS).first()
+    if camera is not None:
+        _camera_cache[camera_id] = (now + settings.CAMTRACK_CAMERA_CACHE_S, camera)
+    return camera
+
+
 def snapshot_capture(*, camera_id: int, scheduled_ts: float) -> None:
     """The io stage: grab a frame, park it in the frame store, hand its key to the cpu stage."""
     from analytics.tasks import decode
 
-    camera = Camera.objects.filter(pk=camera_id).only(
-        "id", "name", "url", "username", "password", "timeout_s", "transport", "formats", "engine", "interval_s"
-    ).first()
+    camera = _camera_for_capture(camera_id)
     if camera is None:
         return
     scheduled_at = _ts(scheduled_ts)
@@ -196,6 +212,6 @@ def snapshot_capture(*, camera_id: int, scheduled_ts: float) -> None:
     key = framestore.frame_key(camera_id, scheduled_ts)
     framestore.frame_put(key, frame.data)
     decode.apply_async(
-        (camera_id, scheduled_ts, captured_ts, round(capture_ms, 2), len(frame.data)),
+        (camera_id, scheduled_ts, captured_ts, round(capture_ms, 2), len(frame.data), camera.formats, camera.engine),
         expires=_ts(captured_ts + settings.CAMTRACK_FRAME_TTL_S),
     )

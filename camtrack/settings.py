@@ -173,6 +173,8 @@ CAMTRACK_LEASE_SLACK_S = env.float("CAMTRACK_LEASE_SLACK_S", default=10.0)
 # Each dispatch round claims what falls due before the next round (the beat period) and sends it
 # with an ETA, so waiting for the next beat tick adds no latency.
 CAMTRACK_DISPATCH_LOOKAHEAD_S = env.float("CAMTRACK_DISPATCH_LOOKAHEAD_S", default=1.0)
+# io workers cache a camera's capture settings this long (edits apply within it).
+CAMTRACK_CAMERA_CACHE_S = env.float("CAMTRACK_CAMERA_CACHE_S", default=10.0)
 CAMTRACK_SNAPSHOT_RETENTION_DAYS = env.int("CAMTRACK_SNAPSHOT_RETENTION_DAYS", default=7)
 
 LOGGING = {
