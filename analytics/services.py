@@ -5,6 +5,7 @@ import datetime as dt
 import json
 import logging
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -48,108 +49,135 @@ def _detections(camera_id: int, snapshot_id: int | None, result: DecodeResult, s
     return detections
 
 
-def _store_orm(*, camera_id: int, scheduled_at: dt.datetime, captured_at: dt.datetime, capture_ms: float,
-               nbytes: int, result: DecodeResult, now: dt.datetime) -> bool:
-    try:
-        with transaction.atomic():
-            snapshot = Snapshot.objects.create(
-                camera_id=camera_id, scheduled_at=scheduled_at, captured_at=captured_at, finished_at=now,
-                width=result.width, height=result.height, bytes=nbytes, capture_ms=capture_ms,
-                decode_ms=round(result.ms, 2), status=Snapshot.Status.OK,
-            )
-            detections = _detections(camera_id, snapshot.pk, result, scheduled_at, captured_at, now)
-            if detections:
-                Detection.objects.bulk_create(detections)
-            camera_mark_success(camera_id=camera_id, at=now)
-    except IntegrityError:
-        if Snapshot.objects.filter(camera_id=camera_id, scheduled_at=scheduled_at).exists():
-            return False
-        raise
-    return True
+@dataclass
+class StoreEntry:
+    camera_id: int
+    scheduled_at: dt.datetime
+    captured_at: dt.datetime
+    capture_ms: float
+    nbytes: int
+    result: DecodeResult
 
 
-def _store_postgres(*, camera_id: int, scheduled_at: dt.datetime, captured_at: dt.datetime, capture_ms: float,
-                    nbytes: int, result: DecodeResult, now: dt.datetime) -> bool:
-    """The same write as _store_orm in one statement: one round trip instead of six on the hot path.
+def _store_orm(entries: list[StoreEntry], now: dt.datetime) -> list[int]:
+    stored = []
+    with transaction.atomic():
+        for e in entries:
+            try:
+                with transaction.atomic():
+                    snapshot = Snapshot.objects.create(
+                        camera_id=e.camera_id, scheduled_at=e.scheduled_at, captured_at=e.captured_at,
+                        finished_at=now, width=e.result.width, height=e.result.height, bytes=e.nbytes,
+                        capture_ms=e.capture_ms, decode_ms=round(e.result.ms, 2), status=Snapshot.Status.OK,
+                    )
+                    detections = _detections(e.camera_id, snapshot.pk, e.result, e.scheduled_at, e.captured_at, now)
+                    if detections:
+                        Detection.objects.bulk_create(detections)
+            except IntegrityError:
+                if not Snapshot.objects.filter(camera_id=e.camera_id, scheduled_at=e.scheduled_at).exists():
+                    raise
+                continue
+            camera_mark_success(camera_id=e.camera_id, at=now)
+            stored.append(e.camera_id)
+    return stored
 
-    The snapshot insert does nothing on a slot already stored, and then neither do the others.
+
+def _store_postgres(entries: list[StoreEntry], now: dt.datetime) -> list[int]:
+    """The same writes as _store_orm in one statement: one round trip for a whole batch.
+
+    A snapshot already stored (a redelivered task) is skipped by ON CONFLICT, and so are its
+    detections and its camera update, which join on the rows actually inserted.
     """
     snap, det, cam = Snapshot._meta.db_table, Detection._meta.db_table, Camera._meta.db_table
-    params: list[object] = [camera_id, scheduled_at, captured_at, now, result.width, result.height, nbytes,
-                            capture_ms, round(result.ms, 2)]
-    detections_sql = ""
-    if result.codes:
-        params += [camera_id, scheduled_at, captured_at, now]  # the SELECT's placeholders come first
-        rows = []
-        for i, code in enumerate(result.codes):
-            rows.append("(%s, %s, %s, %s::bytea, %s::jsonb, %s)")
+    snap_rows, det_rows, params, det_params = [], [], [], []
+    for e in entries:
+        snap_rows.append("(%s, %s, %s, %s, %s, %s, %s, %s, %s, 'ok', '', '')")
+        params += [e.camera_id, e.scheduled_at, e.captured_at, now, e.result.width, e.result.height, e.nbytes,
+                   e.capture_ms, round(e.result.ms, 2)]
+        for i, code in enumerate(e.result.codes):
             text, raw = _storable(code)
-            params += [i, code.format, text, raw, json.dumps(code.position), code.engine]
-        detections_sql = (
+            det_rows.append("(%s, %s::timestamptz, %s::timestamptz, %s, %s, %s, %s::bytea, %s::jsonb, %s)")
+            det_params += [e.camera_id, e.scheduled_at, e.captured_at, i, code.format, text, raw,
+                           json.dumps(code.position), code.engine]
+    sql = (
+        f"WITH snap AS (INSERT INTO {snap} (camera_id, scheduled_at, captured_at, finished_at, width, height, "
+        f"bytes, capture_ms, decode_ms, status, error, error_detail) VALUES {', '.join(snap_rows)} "
+        f"ON CONFLICT (camera_id, scheduled_at) DO NOTHING RETURNING id, camera_id, scheduled_at)"
+    )
+    if det_rows:
+        sql += (
             f", det AS (INSERT INTO {det} (snapshot_id, camera_id, seq, format, text, raw, position, engine, "
             f"scheduled_at, captured_at, created_at) "
-            f"SELECT snap.id, %s, v.seq, v.format, v.text, v.raw, v.position, v.engine, %s, %s, %s "
-            f"FROM snap, (VALUES {', '.join(rows)}) AS v(seq, format, text, raw, position, engine))"
+            f"SELECT snap.id, v.camera_id, v.seq, v.format, v.text, v.raw, v.position, v.engine, v.scheduled_at, "
+            f"v.captured_at, %s FROM snap JOIN (VALUES {', '.join(det_rows)}) "
+            f"AS v(camera_id, scheduled_at, captured_at, seq, format, text, raw, position, engine) "
+            f"ON snap.camera_id = v.camera_id AND snap.scheduled_at = v.scheduled_at)"
         )
-    params += [now, camera_id]
-    sql = (
-        f"WITH snap AS (INSERT INTO {snap} (camera_id, scheduled_at, captured_at, finished_at, width, height, bytes, "
-        f"capture_ms, decode_ms, status, error, error_detail) "
-        f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'ok', '', '') "
-        f"ON CONFLICT (camera_id, scheduled_at) DO NOTHING RETURNING id)"
-        f"{detections_sql}"
-        f", cam AS (UPDATE {cam} SET captures_ok = captures_ok + 1, consecutive_failures = 0, "
-        f"last_capture_at = %s, lease_until = NULL FROM snap WHERE {cam}.id = %s AND status = 'online' "
+        params += [now, *det_params]
+    sql += (
+        f", done AS (SELECT camera_id, count(*) AS n FROM snap GROUP BY camera_id)"
+        f", cam AS (UPDATE {cam} SET captures_ok = captures_ok + done.n, consecutive_failures = 0, "
+        f"last_capture_at = %s, lease_until = NULL FROM done WHERE {cam}.id = done.camera_id AND status = 'online' "
         f"RETURNING {cam}.id) "
-        f"SELECT (SELECT id FROM snap), (SELECT count(*) FROM cam)"
+        f"SELECT (SELECT array_agg(camera_id) FROM done), (SELECT array_agg(id) FROM cam)"
     )
+    params.append(now)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        snapshot_id, online = cursor.fetchone()
-    if snapshot_id is None:
-        return False
-    if not online:
+        stored, updated = cursor.fetchone()
+    for camera_id in set(stored or []) - set(updated or []):
         camera_mark_success(camera_id=camera_id, at=now)  # a status change: logged as an event
-    return True
+    return list(stored or [])
+
+
+def snapshots_store(entries: list[StoreEntry]) -> int:
+    """Write snapshots, their detections and their cameras' health atomically; returns how many were new.
+
+    A slot already stored (a redelivered task) is skipped: nothing is doubled.
+    """
+    if not entries:
+        return 0
+    store = _store_postgres if connection.vendor == "postgresql" else _store_orm
+    stored = store(entries, dt.datetime.now(dt.UTC))
+    if len(stored) < len(entries):
+        logger.info("%d of %d snapshots were already stored", len(entries) - len(stored), len(entries))
+    return len(stored)
 
 
 def snapshot_store(
     *, camera_id: int, scheduled_at: dt.datetime, captured_at: dt.datetime, capture_ms: float,
     nbytes: int, result: DecodeResult,
 ) -> bool:
-    """Write the snapshot, its detections and the camera's health atomically.
+    """One snapshot; False when this slot was already stored."""
+    entry = StoreEntry(camera_id, scheduled_at, captured_at, capture_ms, nbytes, result)
+    return snapshots_store([entry]) == 1
 
-    Returns False when this slot was already stored (a redelivered task): nothing is doubled.
+
+def snapshots_decode(*, items: list[list]) -> int:
+    """The cpu stage for a batch: fetch the parked frames, decode them, store all, drop the frames.
+
+    items: [[camera_id, slot, captured_ts, capture_ms, nbytes, formats, engine], ...]
     """
-    store = _store_postgres if connection.vendor == "postgresql" else _store_orm
-    stored = store(camera_id=camera_id, scheduled_at=scheduled_at, captured_at=captured_at, capture_ms=capture_ms,
-                   nbytes=nbytes, result=result, now=dt.datetime.now(dt.UTC))
-    if not stored:
-        logger.info("snapshot already stored camera=%s slot=%s", camera_id, scheduled_at.isoformat())
+    keys = [framestore.frame_key(item[0], item[1]) for item in items]
+    entries = []
+    for item, data in zip(items, framestore.frames_get(keys), strict=True):
+        camera_id, slot, captured_ts, capture_ms, nbytes, formats, engine = item
+        scheduled_at = dt.datetime.fromtimestamp(slot, tz=dt.UTC)
+        if data is None:
+            _record_failure(camera_id, scheduled_at, CaptureError("expired", "frame expired before decoding"),
+                            capture_ms)
+            continue
+        try:
+            result = decode_bytes(data, formats=formats.split(","), engine=engine or settings.CAMTRACK_DEFAULT_ENGINE)
+        except DecodeError as exc:
+            _record_failure(camera_id, scheduled_at, CaptureError(exc.kind, exc.detail), capture_ms)
+            continue
+        entries.append(StoreEntry(camera_id, scheduled_at, dt.datetime.fromtimestamp(captured_ts, tz=dt.UTC),
+                                  capture_ms, nbytes, result))
+    stored = snapshots_store(entries)
+    # Only after the write committed: a redelivered task still finds the frames until then.
+    framestore.frames_delete(keys)
     return stored
-
-
-def snapshot_decode(*, camera_id: int, scheduled_ts: float, captured_ts: float, capture_ms: float, nbytes: int,
-                    formats: str, engine: str) -> None:
-    """The cpu stage: fetch the parked frame, decode it, store the result, drop the frame."""
-    key = framestore.frame_key(camera_id, scheduled_ts)
-    scheduled_at = dt.datetime.fromtimestamp(scheduled_ts, tz=dt.UTC)
-    data = framestore.frame_get(key)
-    if data is None:
-        _record_failure(camera_id, scheduled_at, CaptureError("expired", "frame expired before decoding"), capture_ms)
-        return
-    try:
-        result = decode_bytes(data, formats=formats.split(","), engine=engine or settings.CAMTRACK_DEFAULT_ENGINE)
-    except DecodeError as exc:
-        _record_failure(camera_id, scheduled_at, CaptureError(exc.kind, exc.detail), capture_ms)
-    else:
-        snapshot_store(
-            camera_id=camera_id, scheduled_at=scheduled_at,
-            captured_at=dt.datetime.fromtimestamp(captured_ts, tz=dt.UTC), capture_ms=capture_ms, nbytes=nbytes,
-            result=result,
-        )
-    # Only after the write committed: a redelivered task still finds the frame until then.
-    framestore.frame_delete(key)
 
 
 def _record_failure(camera_id: int, scheduled_at: dt.datetime, error: CaptureError, capture_ms: float) -> None:

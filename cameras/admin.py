@@ -17,7 +17,9 @@ class CameraForm(forms.ModelForm):
 
     class Meta:
         model = Camera
-        exclude = ["next_run_at", "lease_until", "last_due_at"]
+        # Scheduling and health state are the system's, not the operator's.
+        fields = ["name", "url", "username", "password", "enabled", "interval_s", "timeout_s", "formats", "engine",
+                  "transport"]
 
     def clean_password(self) -> str:
         value = self.cleaned_data.get("password") or ""

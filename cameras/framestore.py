@@ -23,13 +23,18 @@ def frame_key(camera_id: int, scheduled_ts: float) -> str:
     return f"camtrack:frame:{camera_id}:{scheduled_ts:.6f}"
 
 
-def frame_put(key: str, data: bytes) -> None:
-    client().set(key, data, ex=settings.CAMTRACK_FRAME_TTL_S)
+def frames_put(frames: dict[str, bytes]) -> None:
+    """Park a batch of frames in one round trip."""
+    pipe = client().pipeline(transaction=False)
+    for key, data in frames.items():
+        pipe.set(key, data, ex=settings.CAMTRACK_FRAME_TTL_S)
+    pipe.execute()
 
 
-def frame_get(key: str) -> bytes | None:
-    return client().get(key)
+def frames_get(keys: list[str]) -> list[bytes | None]:
+    return client().mget(keys) if keys else []
 
 
-def frame_delete(key: str) -> None:
-    client().delete(key)
+def frames_delete(keys: list[str]) -> None:
+    if keys:
+        client().delete(*keys)

@@ -10,7 +10,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
-from cameras import framestore
 from cameras.health import camera_mark_failure
 from cameras.models import Camera, Snapshot, split_credentials
 from cameras.sources import CaptureError, Frame, SourceConfig, grab
@@ -98,7 +97,7 @@ def _claim_due(now: float, horizon: float) -> tuple[list[tuple[int, float, float
             f"lease_until = {_AFTER} + timeout_s + %(slack)s "
             f"WHERE enabled = {true} AND next_run_at < %(horizon)s "
             f"AND (lease_until IS NULL OR lease_until <= %(now)s) "
-            f"RETURNING id, last_due_at, next_run_at, interval_s, timeout_s",
+            f"RETURNING id, last_due_at, next_run_at, interval_s, timeout_s, status",
             params,
         )
         claimed = cursor.fetchall()
@@ -107,6 +106,40 @@ def _claim_due(now: float, horizon: float) -> tuple[list[tuple[int, float, float
 
 def _release(camera_ids: list[int]) -> None:
     Camera.objects.filter(pk__in=camera_ids).update(lease_until=None)
+
+
+def _batches(claimed: list[tuple], now: float) -> list[tuple[float, float, list[list]]]:
+    """Group the claimed slots into capture tasks: (eta, expires, [[camera_id, slot], ...]).
+
+    Healthy cameras whose slots fall within a short window share a task, so Celery's per-task cost
+    is paid once per batch; a camera that is not online travels alone, so a slow or dead camera
+    never delays others. A batch starts at its last member's due time: nobody is captured early.
+    """
+    size, window, slack = settings.CAMTRACK_BATCH_SIZE, settings.CAMTRACK_BATCH_WINDOW_S, settings.CAMTRACK_LEASE_SLACK_S
+    slots = []
+    for camera_id, first_slot, next_slot, interval_s, timeout_s, status in claimed:
+        slot = first_slot
+        while slot < next_slot - 1e-6:
+            slots.append((max(slot, now), round(slot, 6), camera_id, timeout_s, status == Camera.Status.ONLINE))
+            slot += interval_s
+    slots.sort()
+    batches: list[tuple[float, float, list[list]]] = []
+    current: list[tuple] = []
+
+    def close() -> None:
+        if current:
+            batches.append((current[-1][0], min(c[0] + c[3] for c in current) + slack, [[c[2], c[1]] for c in current]))
+            current.clear()
+
+    for item in slots:
+        if not item[4]:
+            batches.append((item[0], item[0] + item[3] + slack, [[item[2], item[1]]]))
+            continue
+        if current and (len(current) >= size or item[0] - current[0][0] > window):
+            close()
+        current.append(item)
+    close()
+    return batches
 
 
 def camera_dispatch_due(*, now: float | None = None, lookahead_s: float | None = None) -> DispatchResult:
@@ -122,27 +155,23 @@ def camera_dispatch_due(*, now: float | None = None, lookahead_s: float | None =
     now = time.time() if now is None else now
     lookahead_s = settings.CAMTRACK_DISPATCH_LOOKAHEAD_S if lookahead_s is None else lookahead_s
     claimed, skipped = _claim_due(now, now + lookahead_s)
-    sent = tasks = 0
+    batches = _batches(claimed, now)
+    sent = captures = 0
     try:
         with capture.app.producer_or_acquire() as producer:
-            for camera_id, first_slot, next_slot, interval_s, timeout_s in claimed:
-                slot = first_slot
-                while slot < next_slot - 1e-6:
-                    # A capture that cannot start before its lease runs out is worthless: let it expire.
-                    capture.apply_async(
-                        (camera_id, round(slot, 6)), producer=producer,
-                        eta=_ts(slot) if slot > now + 0.005 else None,
-                        expires=_ts(slot + timeout_s + settings.CAMTRACK_LEASE_SLACK_S),
-                    )
-                    slot += interval_s
-                    tasks += 1
+            for eta, expires, items in batches:
+                # A capture that cannot start before its lease runs out is worthless: let it expire.
+                capture.apply_async(
+                    (items,), producer=producer, eta=_ts(eta) if eta > now + 0.005 else None, expires=_ts(expires)
+                )
                 sent += 1
+                captures += len(items)
     except Exception:
         # Broker down: give the unsent cameras back so the next round can try them again.
-        logger.exception("dispatch: broker refused after %d of %d cameras", sent, len(claimed))
-        _release([c[0] for c in claimed[sent:]])
+        logger.exception("dispatch: broker refused after %d of %d capture tasks", sent, len(batches))
+        _release([item[0] for _, _, items in batches[sent:] for item in items])
         raise
-    return DispatchResult(dispatched=tasks, skipped=skipped, elapsed_ms=(time.perf_counter() - start) * 1000)
+    return DispatchResult(dispatched=captures, skipped=skipped, elapsed_ms=(time.perf_counter() - start) * 1000)
 
 
 # --- Capture ----------------------------------------------------------------------------------
@@ -175,43 +204,3 @@ def frame_capture(*, camera: Camera) -> tuple[Frame, float]:
     start = time.perf_counter()
     frame = grab(source_config(camera))
     return frame, (time.perf_counter() - start) * 1000
-
-
-_camera_cache: dict[int, tuple[float, Camera]] = {}
-_CAMERA_FIELDS = ("id", "name", "url", "username", "password", "timeout_s", "transport", "formats", "engine",
-                  "interval_s")
-
-
-def _camera_for_capture(camera_id: int) -> Camera | None:
-    """The camera's capture settings, cached briefly per process: at hundreds of captures a second,
-    one SELECT each is a measurable share of the io stage. Edits apply within the cache's TTL."""
-    now = time.monotonic()
-    hit = _camera_cache.get(camera_id)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    camera = Camera.objects.filter(pk=camera_id).only(*_CAMERA_FIELDS).first()
-    if camera is not None:
-        _camera_cache[camera_id] = (now + settings.CAMTRACK_CAMERA_CACHE_S, camera)
-    return camera
-
-
-def snapshot_capture(*, camera_id: int, scheduled_ts: float) -> None:
-    """The io stage: grab a frame, park it in the frame store, hand its key to the cpu stage."""
-    from analytics.tasks import decode
-
-    camera = _camera_for_capture(camera_id)
-    if camera is None:
-        return
-    scheduled_at = _ts(scheduled_ts)
-    try:
-        frame, capture_ms = frame_capture(camera=camera)
-    except CaptureError as exc:
-        snapshot_record_failure(camera=camera, scheduled_at=scheduled_at, error=exc)
-        return
-    captured_ts = time.time()
-    key = framestore.frame_key(camera_id, scheduled_ts)
-    framestore.frame_put(key, frame.data)
-    decode.apply_async(
-        (camera_id, scheduled_ts, captured_ts, round(capture_ms, 2), len(frame.data), camera.formats, camera.engine),
-        expires=_ts(captured_ts + settings.CAMTRACK_FRAME_TTL_S),
-    )

@@ -319,6 +319,13 @@ class _Server(ThreadingHTTPServer):
             self._open.discard(request)
         super().shutdown_request(request)
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        # Clients that hang up (a capture cut at its deadline) are normal here, not tracebacks on stderr.
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
     def close_all(self) -> None:
         # Idle keep-alive connections would otherwise keep their threads (and the port) busy.
         with self._open_lock:

@@ -3,6 +3,7 @@
 from celery import shared_task
 from django.db import OperationalError
 
+from cameras import capture as capture_stage
 from cameras import services
 
 
@@ -12,9 +13,10 @@ def dispatch_due() -> dict:
     return {"dispatched": result.dispatched, "skipped": result.skipped}
 
 
-# Sources bound their own IO (the io pool is threads, where Celery time limits don't apply).
-# A database outage is retried; the lease keeps the camera from being dispatched meanwhile.
+# items: [[camera_id, due unix time], ...]. Sources bound their own IO (the io pool is threads,
+# where Celery time limits don't apply). A database outage is retried; the lease keeps the
+# cameras from being dispatched meanwhile.
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True,
              autoretry_for=(OperationalError,), retry_backoff=2, retry_backoff_max=30, max_retries=10)
-def capture(camera_id: int, scheduled_ts: float) -> None:
-    services.snapshot_capture(camera_id=camera_id, scheduled_ts=scheduled_ts)
+def capture(items: list[list]) -> None:
+    capture_stage.snapshots_capture(items=items)

@@ -175,6 +175,11 @@ CAMTRACK_LEASE_SLACK_S = env.float("CAMTRACK_LEASE_SLACK_S", default=10.0)
 CAMTRACK_DISPATCH_LOOKAHEAD_S = env.float("CAMTRACK_DISPATCH_LOOKAHEAD_S", default=1.0)
 # io workers cache a camera's capture settings this long (edits apply within it).
 CAMTRACK_CAMERA_CACHE_S = env.float("CAMTRACK_CAMERA_CACHE_S", default=10.0)
+# Healthy cameras due within this window share one capture task (and one decode task), up to this many.
+CAMTRACK_BATCH_SIZE = env.int("CAMTRACK_BATCH_SIZE", default=8)
+CAMTRACK_BATCH_WINDOW_S = env.float("CAMTRACK_BATCH_WINDOW_S", default=0.1)
+# Threads per io worker process that grab the members of a batch concurrently.
+CAMTRACK_GRAB_THREADS = env.int("CAMTRACK_GRAB_THREADS", default=64)
 CAMTRACK_SNAPSHOT_RETENTION_DAYS = env.int("CAMTRACK_SNAPSHOT_RETENTION_DAYS", default=7)
 
 LOGGING = {

@@ -1,37 +1,115 @@
 """HTTP(S) snapshot cameras: a JPEG or PNG per request, or one frame of an MJPEG stream.
 
-Connections are reused per io thread and host. The deadline is enforced per socket read, so a
-camera that drips bytes cannot hold a thread past it.
+Connections are reused per io thread and host. The deadline is hard: each io thread hands its
+requests to one helper thread that owns its session, and waits at most until the deadline. Socket
+timeouts alone are not enough: name resolution (getaddrinfo) ignores them, a server dripping its
+headers resets the read timeout with every byte, and each redirect starts the clock again. An
+overdue helper is abandoned: its sockets are shut down so it ends quickly, and the io thread gets a
+fresh helper and session.
 """
 
+import contextlib
 import socket
 import threading
 import time
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 from requests.auth import HTTPBasicAuth, HTTPDigestAuth
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from cameras.sources.errors import CaptureError
 
-_local = threading.local()
+_local = threading.local()  # per io thread: its helper
+_helper_local = threading.local()  # per helper thread: the helper that owns it
 USER_AGENT = "camtrack/1"
+GRACE_S = 0.25  # lets a helper that ends at the deadline report its own error class
 
 
-def _session() -> requests.Session:
-    session = getattr(_local, "session", None)
-    if session is None:
-        session = requests.Session()
-        session.max_redirects = 5
-        session.trust_env = False
-        session.headers["User-Agent"] = USER_AGENT
-        adapter = HTTPAdapter(pool_connections=256, pool_maxsize=4, max_retries=0)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        _local.session = session
-        _local.digest_urls = set()
+class _Abandoned(Exception):
+    pass
+
+
+def _track(sock: socket.socket | None) -> None:
+    helper = getattr(_helper_local, "helper", None)
+    if helper is None or sock is None:
+        return
+    helper.sockets.add(sock)
+    if helper.abandoned:  # resolution finished after the io thread gave up: stop here
+        raise _Abandoned("capture abandoned at its deadline")
+
+
+class _TrackedHTTPConnection(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _track(sock)
+        return sock
+
+
+class _TrackedHTTPSConnection(HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _track(sock)
+        return sock
+
+    def connect(self) -> None:
+        super().connect()
+        _track(self.sock)  # the TLS socket replaces the plain one
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _TrackedHTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _TrackedHTTPSConnection
+
+
+def _new_session() -> requests.Session:
+    session = requests.Session()
+    session.max_redirects = 5
+    session.trust_env = False
+    session.headers["User-Agent"] = USER_AGENT
+    adapter = HTTPAdapter(pool_connections=256, pool_maxsize=4, max_retries=0)
+    adapter.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
     return session
+
+
+class _Helper:
+    """One helper thread and the session it owns, for one io thread."""
+
+    def __init__(self) -> None:
+        self.session = _new_session()
+        self.digest_urls: set[str] = set()
+        self.sockets: weakref.WeakSet = weakref.WeakSet()
+        self.abandoned = False
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="http-capture",
+                                           initializer=self._bind)
+
+    def _bind(self) -> None:
+        _helper_local.helper = self
+
+    def abandon(self) -> None:
+        """Cut an overdue request short: shutting its sockets down wakes any blocked read at once."""
+        self.abandoned = True
+        for sock in list(self.sockets):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        self.executor.shutdown(wait=False)
+
+
+def _helper() -> _Helper:
+    helper = getattr(_local, "helper", None)
+    if helper is None:
+        helper = _local.helper = _Helper()
+    return helper
 
 
 def _remaining(deadline: float) -> float:
@@ -53,6 +131,8 @@ def _classify(exc: requests.RequestException) -> CaptureError:
         return CaptureError("dns", "host name does not resolve")
     if "Connection refused" in text:
         return CaptureError("refused", "connection refused")
+    if "RemoteDisconnected" in text or "without response" in text:
+        return CaptureError("empty", "connection closed without an answer")
     if isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError):
         return CaptureError("truncated", "connection closed mid-body")
     return CaptureError("connection", type(exc).__name__)
@@ -79,7 +159,7 @@ def _read_chunks(resp: requests.Response, deadline: float):
             sock.settimeout(left)
         try:
             chunk = raw.read1(65536) if hasattr(raw, "read1") else raw.read(65536)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise CaptureError("timeout", "camera stopped sending") from None
         except Exception as exc:  # urllib3 wraps socket errors in its own types
             if "timed out" in str(exc):
@@ -121,22 +201,24 @@ def _read_mjpeg_frame(resp: requests.Response, deadline: float, limit: int) -> b
     raise CaptureError("truncated" if buf else "empty", "stream ended before a whole frame")
 
 
-def grab(config, deadline: float) -> bytes:
-    session = _session()
+def _grab(helper: _Helper, config, deadline: float) -> bytes:
+    session = helper.session
     limit = settings.CAMTRACK_MAX_FRAME_BYTES
-    auth = _auth(config, _local.digest_urls)
+    auth = _auth(config, helper.digest_urls)
     left = _remaining(deadline)
     try:
         resp = session.get(config.url, auth=auth, stream=True, timeout=(min(left, 10.0), left))
     except requests.RequestException as exc:
         raise _classify(exc) from None
     try:
-        if resp.status_code == 401 and auth is not None and "digest" in resp.headers.get("WWW-Authenticate", "").lower():
+        challenge = resp.headers.get("WWW-Authenticate", "").lower()
+        if resp.status_code == 401 and auth is not None and "digest" in challenge:
             resp.close()
-            _local.digest_urls.add(config.url)
+            helper.digest_urls.add(config.url)
             auth = HTTPDigestAuth(config.username, config.password)
+            left = _remaining(deadline)
             try:
-                resp = session.get(config.url, auth=auth, stream=True, timeout=(min(left, 10.0), _remaining(deadline)))
+                resp = session.get(config.url, auth=auth, stream=True, timeout=(min(left, 10.0), left))
             except requests.RequestException as exc:
                 raise _classify(exc) from None
         if resp.status_code in (401, 403):
@@ -149,3 +231,14 @@ def grab(config, deadline: float) -> bytes:
         return _read_body(resp, deadline, limit)
     finally:
         resp.close()
+
+
+def grab(config, deadline: float) -> bytes:
+    helper = _helper()
+    future = helper.executor.submit(_grab, helper, config, deadline)
+    try:
+        return future.result(timeout=max(deadline - time.monotonic(), 0) + GRACE_S)
+    except FutureTimeout:
+        helper.abandon()
+        _local.helper = None
+        raise CaptureError("timeout", "no answer in time") from None

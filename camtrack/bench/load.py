@@ -14,6 +14,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import psutil
 import redis
 import requests
 from django.conf import settings
@@ -116,7 +117,9 @@ class LoadBench:
                    f"measuring {seconds:.0f} s")
         time.sleep(self.warmup)
         services = procs.ServiceCpu()
-        cpu0 = {id(p): p.cpu_seconds() for p in self.started}
+        tracked = [*self.started, self.started_sim]
+        cpu0 = {id(p): p.cpu_seconds() for p in tracked}
+        host0 = psutil.cpu_times()
         skipped0 = Camera.objects.filter(name__startswith=f"{PREFIX}-").aggregate(s=Sum("captures_skipped"))["s"] or 0
         t0 = dt.datetime.now(dt.UTC)
         end = time.monotonic() + seconds
@@ -130,8 +133,10 @@ class LoadBench:
         t1 = dt.datetime.now(dt.UTC)
         window = (t1 - t0).total_seconds()
         cores: dict[str, float] = {}
-        for p in self.started:
+        for p in tracked:
             cores[p.kind] = cores.get(p.kind, 0.0) + (p.cpu_seconds() - cpu0[id(p)]) / window
+        host1 = psutil.cpu_times()
+        cores["host_busy"] = (sum(host1) - host1.idle - sum(host0) + host0.idle) / window
         for kind, used in services.used().items():
             cores[kind] = used / window
         step.cpu_cores = {k: round(v, 2) for k, v in cores.items()}

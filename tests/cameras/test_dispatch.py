@@ -91,3 +91,19 @@ def test_fast_camera_gets_one_capture_per_slot_in_the_round(camera_factory):
     assert result.dispatched == 3  # slots now-0.2, now+0.3 and now+0.8 fall in this round's window
     cam.refresh_from_db()
     assert cam.next_run_at == pytest.approx(now + 1.3)
+
+
+def test_healthy_cameras_due_together_share_a_task_and_unhealthy_ones_travel_alone(settings):
+    from cameras.services import _batches
+
+    settings.CAMTRACK_BATCH_SIZE, settings.CAMTRACK_BATCH_WINDOW_S = 3, 0.1
+    now = 100.0
+    # (id, first slot, next slot, interval, timeout, status)
+    claimed = [(i, now + 0.01 * i, now + 5, 5.0, 2.0, "online") for i in range(1, 6)]
+    claimed += [(9, now + 0.02, now + 5, 5.0, 2.0, "offline"), (10, now + 0.5, now + 5, 5.0, 2.0, "online")]
+    batches = _batches(claimed, now)
+    members = sorted(sorted(c for c, _ in items) for _, _, items in batches)
+    assert members == [[1, 2, 3], [4, 5], [9], [10]]
+    for eta, expires, items in batches:
+        assert eta == pytest.approx(max(slot for _, slot in items))  # nobody is captured before its slot
+        assert expires > eta
