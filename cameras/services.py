@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import F
 
 from cameras.health import camera_mark_failure
 from cameras.models import Camera, Snapshot, split_credentials
@@ -74,12 +75,13 @@ _SLOT = "(next_run_at + interval_s * (CASE WHEN next_run_at < %(now)s THEN FLOOR
 _AFTER = f"({_SLOT} + interval_s * CEILING((%(horizon)s - {_SLOT}) / interval_s))"
 
 
-def _claim_due(now: float, horizon: float) -> tuple[list[tuple[int, float, float, float]], int]:
+def _claim_due(now: float, horizon: float, *, saturated: bool = False) -> tuple[list[tuple], int]:
     """Claim every camera due before the horizon in one statement; count the due ones still in flight.
 
     A concurrent round blocks on the same rows and re-checks the WHERE clause after the first
     commits, so no camera is claimed twice. Schedules are fixed-rate: next_run_at moves by whole
-    intervals from the previous due time, skipping slots that already passed.
+    intervals from the previous due time, skipping slots that already passed. When the pipeline is
+    saturated, every due camera skips this round instead (counted), which keeps queues bounded.
     """
     table = Camera._meta.db_table
     params = {"now": now, "horizon": horizon, "slack": settings.CAMTRACK_LEASE_SLACK_S}
@@ -87,10 +89,13 @@ def _claim_due(now: float, horizon: float) -> tuple[list[tuple[int, float, float
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET next_run_at = {_AFTER}, captures_skipped = captures_skipped + 1 "
-            f"WHERE enabled = {true} AND next_run_at < %(horizon)s AND lease_until > %(now)s",
+            f"WHERE enabled = {true} AND next_run_at < %(horizon)s"
+            + ("" if saturated else " AND lease_until > %(now)s"),
             params,
         )
         skipped = cursor.rowcount
+        if saturated:
+            return [], skipped
         # SET expressions see the old row, RETURNING the new one: last_due_at carries the first slot.
         cursor.execute(
             f"UPDATE {table} SET last_due_at = {_SLOT}, next_run_at = {_AFTER}, "
@@ -108,6 +113,24 @@ def _release(camera_ids: list[int]) -> None:
     Camera.objects.filter(pk__in=camera_ids).update(lease_until=None)
 
 
+def captures_dropped(*, items: list[list]) -> None:
+    """Captures that expired in the queue: free their cameras and count the slots as skipped."""
+    ids = [camera_id for camera_id, _ in items]
+    Camera.objects.filter(pk__in=ids).update(lease_until=None, captures_skipped=F("captures_skipped") + 1)
+
+
+def decode_backlog() -> int | None:
+    """Decode tasks waiting in the broker (each up to CAMTRACK_BATCH_SIZE frames); None if unknown."""
+    from camtrack.celery import app
+
+    try:
+        with app.pool.acquire(block=True, timeout=2) as conn:
+            return conn.default_channel.queue_declare(queue="cpu", passive=True).message_count
+    except Exception:  # a broker hiccup must not stop dispatching; the next round asks again
+        logger.warning("dispatch: could not read the cpu queue length", exc_info=True)
+        return None
+
+
 def _batches(claimed: list[tuple], now: float) -> list[tuple[float, float, list[list]]]:
     """Group the claimed slots into capture tasks: (eta, expires, [[camera_id, slot], ...]).
 
@@ -115,7 +138,7 @@ def _batches(claimed: list[tuple], now: float) -> list[tuple[float, float, list[
     is paid once per batch; a camera that is not online travels alone, so a slow or dead camera
     never delays others. A batch starts at its last member's due time: nobody is captured early.
     """
-    size, window, slack = settings.CAMTRACK_BATCH_SIZE, settings.CAMTRACK_BATCH_WINDOW_S, settings.CAMTRACK_LEASE_SLACK_S
+    size, window, lag = settings.CAMTRACK_BATCH_SIZE, settings.CAMTRACK_BATCH_WINDOW_S, settings.CAMTRACK_MAX_LAG_S
     slots = []
     for camera_id, first_slot, next_slot, interval_s, timeout_s, status in claimed:
         slot = first_slot
@@ -128,12 +151,12 @@ def _batches(claimed: list[tuple], now: float) -> list[tuple[float, float, list[
 
     def close() -> None:
         if current:
-            batches.append((current[-1][0], min(c[0] + c[3] for c in current) + slack, [[c[2], c[1]] for c in current]))
+            batches.append((current[-1][0], current[-1][0] + lag, [[c[2], c[1]] for c in current]))
             current.clear()
 
     for item in slots:
         if not item[4]:
-            batches.append((item[0], item[0] + item[3] + slack, [[item[2], item[1]]]))
+            batches.append((item[0], item[0] + lag, [[item[2], item[1]]]))
             continue
         if current and (len(current) >= size or item[0] - current[0][0] > window):
             close()
@@ -154,13 +177,18 @@ def camera_dispatch_due(*, now: float | None = None, lookahead_s: float | None =
     start = time.perf_counter()
     now = time.time() if now is None else now
     lookahead_s = settings.CAMTRACK_DISPATCH_LOOKAHEAD_S if lookahead_s is None else lookahead_s
-    claimed, skipped = _claim_due(now, now + lookahead_s)
+    backlog = decode_backlog()
+    saturated = backlog is not None and backlog > settings.CAMTRACK_MAX_DECODE_BACKLOG
+    if saturated:
+        logger.warning("dispatch: %d decode batches waiting; this round's cameras skip", backlog)
+    claimed, skipped = _claim_due(now, now + lookahead_s, saturated=saturated)
     batches = _batches(claimed, now)
     sent = captures = 0
     try:
         with capture.app.producer_or_acquire() as producer:
             for eta, expires, items in batches:
-                # A capture that cannot start before its lease runs out is worthless: let it expire.
+                # A capture that cannot start within CAMTRACK_MAX_LAG_S of its slot expires unrun:
+                # late frames would only add latency (see tasks.on_capture_expired).
                 capture.apply_async(
                     (items,), producer=producer, eta=_ts(eta) if eta > now + 0.005 else None, expires=_ts(expires)
                 )

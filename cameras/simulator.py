@@ -210,17 +210,21 @@ class Simulator:
         """The text the camera shows at ``now``, or None when its frame has no code."""
         if name in self._overrides:
             return self._overrides[name]
-        slot = int((self.clock() if now is None else now) // self.payload_period_s)
+        slot = int(((self.clock() if now is None else now) + self._phase(name)) // self.payload_period_s)
         if self.empty_ratio > 0 and _stable(f"{name}:{slot}") / 2**32 < self.empty_ratio:
             return None
         return f"PARCEL-{name}-{slot}"
+
+    def _phase(self, name: str) -> float:
+        # Each camera changes payload at its own moment, so a thousand cameras don't render at once.
+        return (_stable(name) % 1000) / 1000 * self.payload_period_s
 
     def snapshot(self, name: str, text: str | None = None) -> tuple[bytes, str | None]:
         """(JPEG, payload shown) for the camera now; ``text`` forces a payload."""
         now = self.clock()
         if text is None:
             text = self.payload(name, now)
-        step = int(now // (self.payload_period_s / self.frames_per_payload))
+        step = int((now + self._phase(name)) // (self.payload_period_s / self.frames_per_payload))
         key = (name, text, step)
         data = self._cached(key)
         return data, text
@@ -534,6 +538,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prefix", default="sim", help="camera names are <prefix>-01, <prefix>-02 ...")
     parser.add_argument("--empty-ratio", type=float, default=0.0, help="share of payload periods without a code")
     parser.add_argument("--period", type=float, default=5.0, help="seconds between new payloads")
+    parser.add_argument("--moves", type=int, default=2, help="positions of the code per payload")
+    parser.add_argument("--cache-size", type=int, default=512, help="encoded frames kept in memory")
     parser.add_argument("--username", default="admin", help="for /auth/... and /fault/auth")
     parser.add_argument("--password", default="secret")
 
@@ -546,6 +552,8 @@ def from_options(opts: dict) -> Simulator:
         prefix=opts["prefix"],
         empty_ratio=opts["empty_ratio"],
         payload_period_s=opts["period"],
+        frames_per_payload=opts.get("moves", 2),
+        cache_size=opts.get("cache_size", 512),
         username=opts["username"],
         password=opts["password"],
     )

@@ -1,6 +1,6 @@
 """Thin io tasks: they take ids and small values and call one service."""
 
-from celery import shared_task
+from celery import shared_task, signals
 from django.db import OperationalError
 
 from cameras import capture as capture_stage
@@ -20,3 +20,10 @@ def dispatch_due() -> dict:
              autoretry_for=(OperationalError,), retry_backoff=2, retry_backoff_max=30, max_retries=10)
 def capture(items: list[list]) -> None:
     capture_stage.snapshots_capture(items=items)
+
+
+@signals.task_revoked.connect
+def on_capture_expired(sender=None, request=None, expired: bool = False, **kwargs: object) -> None:
+    # Celery drops an expired task without running it; the cameras it held must be freed.
+    if expired and getattr(sender, "name", "") == capture.name and request is not None and request.args:
+        services.captures_dropped(items=request.args[0])

@@ -1,5 +1,6 @@
 """End to end on real services: beat or dispatch -> io worker -> frame store -> cpu worker -> database."""
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -129,3 +130,15 @@ def test_killed_cpu_process_mid_task_loses_and_doubles_nothing(celery_workers, s
     for name, text in payloads.items():
         rows = list(Detection.objects.filter(camera__name=name).values_list("text", flat=True))
         assert rows == [text], f"{name}: {rows}"
+
+
+def test_a_capture_that_expires_in_the_queue_frees_its_camera(celery_workers, simulator):
+    from cameras.tasks import capture
+
+    cam, _ = camera_upsert(name="late-cam", url=simulator.url("late-cam"), interval_s=60, timeout_s=2.0)
+    Camera.objects.filter(pk=cam.pk).update(lease_until=time.time() + 100)
+    expired = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    capture.apply_async(([[cam.pk, time.time() - 30]],), expires=expired)
+    assert wait_for(lambda: Camera.objects.get(pk=cam.pk).lease_until is None, timeout=15)
+    cam.refresh_from_db()
+    assert cam.captures_skipped == 1 and not Snapshot.objects.filter(camera=cam).exists()

@@ -107,3 +107,18 @@ def test_healthy_cameras_due_together_share_a_task_and_unhealthy_ones_travel_alo
     for eta, expires, items in batches:
         assert eta == pytest.approx(max(slot for _, slot in items))  # nobody is captured before its slot
         assert expires > eta
+
+
+def test_a_saturated_decode_stage_makes_the_round_skip(camera_factory, settings):
+    import redis
+
+    cams = camera_factory.create_batch(3, interval_s=5.0, next_run_at=time.time() - 0.5)
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.lpush("cpu", *[b"{}"] * (settings.CAMTRACK_MAX_DECODE_BACKLOG + 1))  # a backlog of decode work
+    result = camera_dispatch_due()
+    assert (result.dispatched, result.skipped) == (0, 3)
+    for cam in cams:
+        cam.refresh_from_db()
+        assert cam.captures_skipped == 1 and cam.lease_until is None and cam.next_run_at > time.time()
+    purge_queues()
+    assert camera_dispatch_due(now=time.time() + 5).dispatched == 3
