@@ -27,9 +27,24 @@ class CameraSerializer(serializers.ModelSerializer):
         model = Camera
         # Never username or password; the URL is stored without credentials.
         fields = [
-            "name", "url", "enabled", "interval_s", "timeout_s", "formats", "transport", "status", "status_since",
-            "last_error", "last_capture_at", "captures_ok", "captures_failed", "captures_skipped",
-            "consecutive_failures", "capture_p50_ms", "capture_p95_ms", "success_ratio",
+            "name",
+            "url",
+            "enabled",
+            "interval_s",
+            "timeout_s",
+            "formats",
+            "transport",
+            "status",
+            "status_since",
+            "last_error",
+            "last_capture_at",
+            "captures_ok",
+            "captures_failed",
+            "captures_skipped",
+            "consecutive_failures",
+            "capture_p50_ms",
+            "capture_p95_ms",
+            "success_ratio",
         ]
 
     def _stats(self, obj: Camera):
@@ -102,6 +117,8 @@ class DetectionViewSet(viewsets.ReadOnlyModelViewSet):
             if since.tzinfo is None:
                 since = since.replace(tzinfo=dt.UTC)
         return detection_list(
-            camera=params.get("camera") or None, text=params.get("text") or None,
-            format=params.get("format") or None, since=since,
+            camera=params.get("camera") or None,
+            text=params.get("text") or None,
+            format=params.get("format") or None,
+            since=since,
         )

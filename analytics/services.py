@@ -36,16 +36,32 @@ def _storable(code: Code) -> tuple[str, bytes | None]:
     return code.text.replace("\x00", "\ufffd"), code.raw if code.raw is not None else code.text.encode()
 
 
-def _detections(camera_id: int, snapshot_id: int | None, result: DecodeResult, scheduled_at: dt.datetime,
-                captured_at: dt.datetime, now: dt.datetime) -> list[Detection]:
+def _detections(
+    camera_id: int,
+    snapshot_id: int | None,
+    result: DecodeResult,
+    scheduled_at: dt.datetime,
+    captured_at: dt.datetime,
+    now: dt.datetime,
+) -> list[Detection]:
     detections = []
     for i, code in enumerate(result.codes):
         text, raw = _storable(code)
-        detections.append(Detection(
-            snapshot_id=snapshot_id, camera_id=camera_id, seq=i, format=code.format, text=text, raw=raw,
-            position=code.position, engine=code.engine, scheduled_at=scheduled_at, captured_at=captured_at,
-            created_at=now,
-        ))
+        detections.append(
+            Detection(
+                snapshot_id=snapshot_id,
+                camera_id=camera_id,
+                seq=i,
+                format=code.format,
+                text=text,
+                raw=raw,
+                position=code.position,
+                engine=code.engine,
+                scheduled_at=scheduled_at,
+                captured_at=captured_at,
+                created_at=now,
+            )
+        )
     return detections
 
 
@@ -66,9 +82,16 @@ def _store_orm(entries: list[StoreEntry], now: dt.datetime) -> list[int]:
             try:
                 with transaction.atomic():
                     snapshot = Snapshot.objects.create(
-                        camera_id=e.camera_id, scheduled_at=e.scheduled_at, captured_at=e.captured_at,
-                        finished_at=now, width=e.result.width, height=e.result.height, bytes=e.nbytes,
-                        capture_ms=e.capture_ms, decode_ms=round(e.result.ms, 2), status=Snapshot.Status.OK,
+                        camera_id=e.camera_id,
+                        scheduled_at=e.scheduled_at,
+                        captured_at=e.captured_at,
+                        finished_at=now,
+                        width=e.result.width,
+                        height=e.result.height,
+                        bytes=e.nbytes,
+                        capture_ms=e.capture_ms,
+                        decode_ms=round(e.result.ms, 2),
+                        status=Snapshot.Status.OK,
                     )
                     detections = _detections(e.camera_id, snapshot.pk, e.result, e.scheduled_at, e.captured_at, now)
                     if detections:
@@ -92,13 +115,31 @@ def _store_postgres(entries: list[StoreEntry], now: dt.datetime) -> list[int]:
     snap_rows, det_rows, params, det_params = [], [], [], []
     for e in entries:
         snap_rows.append("(%s, %s, %s, %s, %s, %s, %s, %s, %s, 'ok', '', '')")
-        params += [e.camera_id, e.scheduled_at, e.captured_at, now, e.result.width, e.result.height, e.nbytes,
-                   e.capture_ms, round(e.result.ms, 2)]
+        params += [
+            e.camera_id,
+            e.scheduled_at,
+            e.captured_at,
+            now,
+            e.result.width,
+            e.result.height,
+            e.nbytes,
+            e.capture_ms,
+            round(e.result.ms, 2),
+        ]
         for i, code in enumerate(e.result.codes):
             text, raw = _storable(code)
             det_rows.append("(%s, %s::timestamptz, %s::timestamptz, %s, %s, %s, %s::bytea, %s::jsonb, %s)")
-            det_params += [e.camera_id, e.scheduled_at, e.captured_at, i, code.format, text, raw,
-                           json.dumps(code.position), code.engine]
+            det_params += [
+                e.camera_id,
+                e.scheduled_at,
+                e.captured_at,
+                i,
+                code.format,
+                text,
+                raw,
+                json.dumps(code.position),
+                code.engine,
+            ]
     sql = (
         f"WITH snap AS (INSERT INTO {snap} (camera_id, scheduled_at, captured_at, finished_at, width, height, "
         f"bytes, capture_ms, decode_ms, status, error, error_detail) VALUES {', '.join(snap_rows)} "
@@ -145,8 +186,13 @@ def snapshots_store(entries: list[StoreEntry]) -> int:
 
 
 def snapshot_store(
-    *, camera_id: int, scheduled_at: dt.datetime, captured_at: dt.datetime, capture_ms: float,
-    nbytes: int, result: DecodeResult,
+    *,
+    camera_id: int,
+    scheduled_at: dt.datetime,
+    captured_at: dt.datetime,
+    capture_ms: float,
+    nbytes: int,
+    result: DecodeResult,
 ) -> bool:
     """One snapshot; False when this slot was already stored."""
     entry = StoreEntry(camera_id, scheduled_at, captured_at, capture_ms, nbytes, result)
@@ -164,16 +210,20 @@ def snapshots_decode(*, items: list[list]) -> int:
         camera_id, slot, captured_ts, capture_ms, nbytes, formats, engine = item
         scheduled_at = dt.datetime.fromtimestamp(slot, tz=dt.UTC)
         if data is None:
-            _record_failure(camera_id, scheduled_at, CaptureError("expired", "frame expired before decoding"),
-                            capture_ms)
+            _record_failure(
+                camera_id, scheduled_at, CaptureError("expired", "frame expired before decoding"), capture_ms
+            )
             continue
         try:
             result = decode_bytes(data, formats=formats.split(","), engine=engine or settings.CAMTRACK_DEFAULT_ENGINE)
         except DecodeError as exc:
             _record_failure(camera_id, scheduled_at, CaptureError(exc.kind, exc.detail), capture_ms)
             continue
-        entries.append(StoreEntry(camera_id, scheduled_at, dt.datetime.fromtimestamp(captured_ts, tz=dt.UTC),
-                                  capture_ms, nbytes, result))
+        entries.append(
+            StoreEntry(
+                camera_id, scheduled_at, dt.datetime.fromtimestamp(captured_ts, tz=dt.UTC), capture_ms, nbytes, result
+            )
+        )
     stored = snapshots_store(entries)
     # Only after the write committed: a redelivered task still finds the frames until then.
     framestore.frames_delete(keys)
@@ -192,7 +242,14 @@ def capture_now(*, camera: Camera) -> dict:
 
     scheduled_ts = round(time.time(), 6)
     scheduled_at = dt.datetime.fromtimestamp(scheduled_ts, tz=dt.UTC)
-    out: dict = {"camera": camera.name, "ok": False, "error": None, "capture_ms": None, "decode_ms": None, "detections": []}
+    out: dict = {
+        "camera": camera.name,
+        "ok": False,
+        "error": None,
+        "capture_ms": None,
+        "decode_ms": None,
+        "detections": [],
+    }
     start = time.perf_counter()
     try:
         frame, capture_ms = frame_capture(camera=camera)
@@ -205,8 +262,12 @@ def capture_now(*, camera: Camera) -> dict:
         out["error"] = str(err)
         return out
     snapshot_store(
-        camera_id=camera.pk, scheduled_at=scheduled_at, captured_at=dt.datetime.now(dt.UTC), capture_ms=capture_ms,
-        nbytes=len(frame.data), result=result,
+        camera_id=camera.pk,
+        scheduled_at=scheduled_at,
+        captured_at=dt.datetime.now(dt.UTC),
+        capture_ms=capture_ms,
+        nbytes=len(frame.data),
+        result=result,
     )
     out["ok"] = True
     out["decode_ms"] = round(result.ms, 2)

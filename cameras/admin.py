@@ -10,7 +10,8 @@ from cameras.selectors import EMPTY_STATS, CaptureStats, camera_capture_stats
 class CameraForm(forms.ModelForm):
     # Write-only: the stored password is never rendered back into the page.
     password = forms.CharField(
-        required=False, widget=forms.PasswordInput(render_value=False),
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
         help_text="Leave empty to keep the current password.",
     )
     clear_password = forms.BooleanField(required=False, help_text="Remove the stored password.")
@@ -18,8 +19,18 @@ class CameraForm(forms.ModelForm):
     class Meta:
         model = Camera
         # Scheduling and health state are the system's, not the operator's.
-        fields = ["name", "url", "username", "password", "enabled", "interval_s", "timeout_s", "formats", "engine",
-                  "transport"]
+        fields = [
+            "name",
+            "url",
+            "username",
+            "password",
+            "enabled",
+            "interval_s",
+            "timeout_s",
+            "formats",
+            "engine",
+            "transport",
+        ]
 
     def clean_password(self) -> str:
         value = self.cleaned_data.get("password") or ""
@@ -64,14 +75,35 @@ def _stats(camera: Camera) -> CaptureStats:
 class CameraAdmin(admin.ModelAdmin):
     form = CameraForm
     list_display = [
-        "name", "url", "enabled", "status", "status_reason", "last_capture_at", "captures_ok", "captures_failed",
-        "captures_skipped", "consecutive_failures", "capture_p50_ms", "capture_p95_ms", "success_ratio",
+        "name",
+        "url",
+        "enabled",
+        "status",
+        "status_reason",
+        "last_capture_at",
+        "captures_ok",
+        "captures_failed",
+        "captures_skipped",
+        "consecutive_failures",
+        "capture_p50_ms",
+        "capture_p95_ms",
+        "success_ratio",
     ]
     list_filter = ["status", "enabled", "transport"]
     search_fields = ["name", "url"]
     readonly_fields = [
-        "status", "status_since", "status_reason", "last_error", "last_capture_at", "captures_ok", "captures_failed",
-        "captures_skipped", "consecutive_failures", "capture_p50_ms", "capture_p95_ms", "success_ratio",
+        "status",
+        "status_since",
+        "status_reason",
+        "last_error",
+        "last_capture_at",
+        "captures_ok",
+        "captures_failed",
+        "captures_skipped",
+        "consecutive_failures",
+        "capture_p50_ms",
+        "capture_p95_ms",
+        "success_ratio",
     ]
     actions = ["enable", "disable"]
     inlines = [CameraEventInline]

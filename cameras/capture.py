@@ -14,8 +14,18 @@ from cameras.services import frame_capture, snapshot_record_failure
 from cameras.sources import CaptureError, Frame
 
 _camera_cache: dict[int, tuple[float, Camera]] = {}
-_CAMERA_FIELDS = ("id", "name", "url", "username", "password", "timeout_s", "transport", "formats", "engine",
-                  "interval_s")
+_CAMERA_FIELDS = (
+    "id",
+    "name",
+    "url",
+    "username",
+    "password",
+    "timeout_s",
+    "transport",
+    "formats",
+    "engine",
+    "interval_s",
+)
 _pool: tuple[int, ThreadPoolExecutor] | None = None
 _pool_lock = threading.Lock()
 
@@ -62,10 +72,8 @@ def snapshots_capture(*, items: list[list]) -> int:
 
     cameras = _cameras([camera_id for camera_id, _ in items])
     todo = [(cameras[camera_id], slot) for camera_id, slot in items if camera_id in cameras]
-    if len(todo) == 1:
-        results = [_grab(todo[0][0])]
-    else:
-        results = list(_grab_pool().map(_grab, [camera for camera, _ in todo]))
+    # One camera is grabbed right here; a batch side by side on the grab pool.
+    results = [_grab(todo[0][0])] if len(todo) == 1 else list(_grab_pool().map(_grab, [c for c, _ in todo]))
     frames: dict[str, bytes] = {}
     decode_items = []
     for (camera, slot), (outcome, capture_ms, captured_ts) in zip(todo, results, strict=True):
@@ -74,10 +82,12 @@ def snapshots_capture(*, items: list[list]) -> int:
             snapshot_record_failure(camera=camera, scheduled_at=scheduled_at, error=outcome)
             continue
         frames[framestore.frame_key(camera.pk, slot)] = outcome.data
-        decode_items.append([camera.pk, slot, captured_ts, round(capture_ms, 2), len(outcome.data),
-                             camera.formats, camera.engine])
+        decode_items.append(
+            [camera.pk, slot, captured_ts, round(capture_ms, 2), len(outcome.data), camera.formats, camera.engine]
+        )
     if decode_items:
         framestore.frames_put(frames)
-        decode.apply_async((decode_items,), expires=dt.datetime.now(dt.UTC) + dt.timedelta(
-            seconds=settings.CAMTRACK_FRAME_TTL_S))
+        decode.apply_async(
+            (decode_items,), expires=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=settings.CAMTRACK_FRAME_TTL_S)
+        )
     return len(decode_items)

@@ -30,12 +30,18 @@ def camera_mark_success(*, camera_id: int, at: dt.datetime) -> None:
             return
         previous = camera.status
         Camera.objects.filter(pk=camera_id).update(
-            captures_ok=F("captures_ok") + 1, consecutive_failures=0, last_capture_at=at, lease_until=None,
-            status=Camera.Status.ONLINE, status_since=at, last_error="",
+            captures_ok=F("captures_ok") + 1,
+            consecutive_failures=0,
+            last_capture_at=at,
+            lease_until=None,
+            status=Camera.Status.ONLINE,
+            status_since=at,
+            last_error="",
         )
         if previous != Camera.Status.ONLINE:
-            CameraEvent.objects.create(camera_id=camera_id, at=at, status=Camera.Status.ONLINE, previous=previous,
-                                       reason="capture succeeded")
+            CameraEvent.objects.create(
+                camera_id=camera_id, at=at, status=Camera.Status.ONLINE, previous=previous, reason="capture succeeded"
+            )
 
 
 def camera_mark_failure(*, camera_id: int, at: dt.datetime, error: str, detail: str) -> None:

@@ -6,8 +6,18 @@ from django.db import models
 
 SCHEMES = ("rtsp", "rtsps", "http", "https", "file")
 FORMAT_CHOICES = (
-    "qr", "microqr", "datamatrix", "aztec", "code128", "code39", "ean13", "ean8",
-    "upca", "upce", "itf", "pdf417",
+    "qr",
+    "microqr",
+    "datamatrix",
+    "aztec",
+    "code128",
+    "code39",
+    "ean13",
+    "ean8",
+    "upca",
+    "upce",
+    "itf",
+    "pdf417",
 )
 
 
@@ -93,10 +103,6 @@ class Camera(models.Model):
         # The default repr is fine too, but say explicitly that credentials stay out.
         return f"<Camera {self.pk} {self.name}>"
 
-    @property
-    def format_list(self) -> list[str]:
-        return [f.strip() for f in self.formats.split(",") if f.strip()]
-
     def save(self, *args: object, **kwargs: object) -> None:
         clean, user, password = split_credentials(self.url)
         if clean != self.url:
@@ -104,6 +110,10 @@ class Camera(models.Model):
             self.username = user or self.username
             self.password = password or self.password
         super().save(*args, **kwargs)
+
+    @property
+    def format_list(self) -> list[str]:
+        return [f.strip() for f in self.formats.split(",") if f.strip()]
 
 
 class CameraEvent(models.Model):
@@ -117,6 +127,9 @@ class CameraEvent(models.Model):
 
     class Meta:
         ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.camera_id} {self.previous}->{self.status}"
 
 
 class Snapshot(models.Model):

@@ -57,8 +57,11 @@ def camera_upsert(*, name: str, **fields: object) -> tuple[Camera, bool]:
 
 def source_config(camera: Camera) -> SourceConfig:
     return SourceConfig(
-        url=camera.url, username=camera.username, password=camera.password,
-        timeout_s=camera.timeout_s, transport=camera.transport,
+        url=camera.url,
+        username=camera.username,
+        password=camera.password,
+        timeout_s=camera.timeout_s,
+        transport=camera.transport,
     )
 
 
@@ -71,7 +74,10 @@ class DispatchResult:
 
 
 # The latest slot at or before now (or the first future one), then the first slot past the horizon.
-_SLOT = "(next_run_at + interval_s * (CASE WHEN next_run_at < %(now)s THEN FLOOR((%(now)s - next_run_at) / interval_s) ELSE 0 END))"
+_SLOT = (
+    "(next_run_at + interval_s * "
+    "(CASE WHEN next_run_at < %(now)s THEN FLOOR((%(now)s - next_run_at) / interval_s) ELSE 0 END))"
+)
 _AFTER = f"({_SLOT} + interval_s * CEILING((%(horizon)s - {_SLOT}) / interval_s))"
 
 
@@ -203,8 +209,9 @@ def camera_dispatch_due(*, now: float | None = None, lookahead_s: float | None =
 
 
 # --- Capture ----------------------------------------------------------------------------------
-def snapshot_record_failure(*, camera: Camera, scheduled_at: dt.datetime, error: CaptureError,
-                            capture_ms: float | None = None) -> Snapshot | None:
+def snapshot_record_failure(
+    *, camera: Camera, scheduled_at: dt.datetime, error: CaptureError, capture_ms: float | None = None
+) -> Snapshot | None:
     """Record a failed capture (once per slot) and update the camera's health."""
     now = dt.datetime.now(dt.UTC)
     created = False
@@ -212,8 +219,13 @@ def snapshot_record_failure(*, camera: Camera, scheduled_at: dt.datetime, error:
     try:
         with transaction.atomic():
             snapshot = Snapshot.objects.create(
-                camera=camera, scheduled_at=scheduled_at, finished_at=now, capture_ms=capture_ms,
-                status=Snapshot.Status.FAILED, error=error.kind[:30], error_detail=error.detail,
+                camera=camera,
+                scheduled_at=scheduled_at,
+                finished_at=now,
+                capture_ms=capture_ms,
+                status=Snapshot.Status.FAILED,
+                error=error.kind[:30],
+                error_detail=error.detail,
             )
             created = True
     except Exception as exc:  # IntegrityError: this slot is already recorded

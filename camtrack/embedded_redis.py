@@ -23,8 +23,21 @@ def server_binary() -> str:
 
 def command(port: int, data_dir: str) -> list[str]:
     return [
-        server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-        "--dir", data_dir, "--protected-mode", "yes", "--loglevel", "warning",
+        server_binary(),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        data_dir,
+        "--protected-mode",
+        "yes",
+        "--loglevel",
+        "warning",
     ]
 
 
@@ -54,7 +67,7 @@ def main() -> None:
     args = parser.parse_args()
     os.makedirs(args.dir, exist_ok=True)
     sys.stdout.flush()
-    os.execv(server_binary(), command(args.port, args.dir))
+    os.execv(server_binary(), command(args.port, args.dir))  # noqa: S606 - replaces this process by design
 
 
 if __name__ == "__main__":

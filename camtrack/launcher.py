@@ -71,11 +71,11 @@ def demo() -> int:
     _manage(env_admin, "ensure_admin")
     print(
         "\n  camtrack demo\n"
-        "  dashboard  http://127.0.0.1:8000/   (user %s, password %s)\n"
+        f"  dashboard  http://127.0.0.1:8000/   (user {user}, password {password})\n"
         "  admin      http://127.0.0.1:8000/admin/\n"
         "  API        http://127.0.0.1:8000/api/detections/\n"
         "  flower     http://127.0.0.1:5555/\n"
-        "  Ctrl-C stops everything.\n" % (user, password),
+        "  Ctrl-C stops everything.\n",
         flush=True,
     )
     honcho = shutil.which("honcho", path=env["PATH"]) or "honcho"

@@ -125,7 +125,9 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=f"redis://127.0.0.1:{CAMTRA
 # Frames travel between io and cpu through Redis, never through the broker.
 CAMTRACK_FRAME_STORE_URL = env(
     "CAMTRACK_FRAME_STORE_URL",
-    default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else f"redis://127.0.0.1:{CAMTRACK_EMBEDDED_REDIS_PORT}/0",
+    default=CELERY_BROKER_URL
+    if CELERY_BROKER_URL.startswith("redis")
+    else f"redis://127.0.0.1:{CAMTRACK_EMBEDDED_REDIS_PORT}/0",
 )
 CAMTRACK_FRAME_TTL_S = env.int("CAMTRACK_FRAME_TTL_S", default=60)
 

@@ -1,8 +1,8 @@
+import importlib.util
+
 import pytest
 
 from tests.factories import CameraFactory
-
-import importlib.util
 
 pytest_plugins = ["tests.workers"]
 if importlib.util.find_spec("tests.servers") and importlib.util.find_spec("tests.servers.fixtures"):

@@ -43,8 +43,14 @@ def background(size: Size = (1280, 720), *, seed: int = 0, level: int = 120, tex
 
 
 def place(
-    frame: np.ndarray, symbol: np.ndarray, *, center: tuple[float, float], module_px: float,
-    angle: float = 0.0, tilt: float = 0.0, contrast: float = 1.0,
+    frame: np.ndarray,
+    symbol: np.ndarray,
+    *,
+    center: tuple[float, float],
+    module_px: float,
+    angle: float = 0.0,
+    tilt: float = 0.0,
+    contrast: float = 1.0,
 ) -> list[tuple[float, float]]:
     """Paste `symbol` into `frame` in place; returns the four corners of the symbol in frame pixels.
 
@@ -71,8 +77,13 @@ def place(
 
 
 def degrade(
-    frame: np.ndarray, *, blur: float = 0.0, noise: float = 2.0, glare: float = 0.0,
-    glare_at: tuple[float, float] = (0.5, 0.4), seed: int = 0,
+    frame: np.ndarray,
+    *,
+    blur: float = 0.0,
+    noise: float = 2.0,
+    glare: float = 0.0,
+    glare_at: tuple[float, float] = (0.5, 0.4),
+    seed: int = 0,
 ) -> np.ndarray:
     """Camera defects: defocus blur (sigma in px), sensor noise, a bright glare spot (0..1)."""
     img = frame.astype(np.float32)
@@ -101,15 +112,31 @@ def png(gray: np.ndarray) -> bytes:
 
 
 def qr_gray(
-    text: str | bytes, size: Size = (1280, 720), *, module_px: float = 4.0, center: tuple[float, float] | None = None,
-    angle: float = 0.0, tilt: float = 0.0, blur: float = 0.0, contrast: float = 1.0, glare: float = 0.0,
-    encoding: str | None = None, seed: int = 0,
+    text: str | bytes,
+    size: Size = (1280, 720),
+    *,
+    module_px: float = 4.0,
+    center: tuple[float, float] | None = None,
+    angle: float = 0.0,
+    tilt: float = 0.0,
+    blur: float = 0.0,
+    contrast: float = 1.0,
+    glare: float = 0.0,
+    encoding: str | None = None,
+    seed: int = 0,
 ) -> np.ndarray:
     """One QR code in a camera-like gray frame; `center` is a fraction of the frame (default: middle)."""
     frame = background(size, seed=seed)
     cx, cy = center or (0.5, 0.5)
-    place(frame, qr_matrix(text, encoding=encoding), center=(cx * size[0], cy * size[1]), module_px=module_px,
-          angle=angle, tilt=tilt, contrast=contrast)
+    place(
+        frame,
+        qr_matrix(text, encoding=encoding),
+        center=(cx * size[0], cy * size[1]),
+        module_px=module_px,
+        angle=angle,
+        tilt=tilt,
+        contrast=contrast,
+    )
     return degrade(frame, blur=blur, glare=glare, glare_at=(cx, cy), seed=seed)
 
 
@@ -119,7 +146,12 @@ def qr_frame(text: str | bytes, size: Size = (1280, 720), *, quality: int = 85, 
 
 
 def multi_frame(
-    texts: Sequence[str | bytes], size: Size = (1280, 720), *, module_px: float = 4.0, quality: int = 85, seed: int = 0,
+    texts: Sequence[str | bytes],
+    size: Size = (1280, 720),
+    *,
+    module_px: float = 4.0,
+    quality: int = 85,
+    seed: int = 0,
 ) -> bytes:
     """Several QR codes spread over a grid of the frame, each a little rotated."""
     frame = background(size, seed=seed)

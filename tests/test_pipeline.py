@@ -66,7 +66,8 @@ def test_http_and_rtsp_cameras_deliver_their_exact_payloads(celery_workers, simu
         return all(text in seen.get(name, set()) for name, text in expected.items())
 
     assert wait_for(all_seen, timeout=45, every=0.5, tick=camera_dispatch_due), (
-        texts_by_camera(), list(Camera.objects.values("name", "status", "last_error")),
+        texts_by_camera(),
+        list(Camera.objects.values("name", "status", "last_error")),
     )
     seen = texts_by_camera()
     for name, text in expected.items():
@@ -82,10 +83,20 @@ def test_beat_drives_captures_without_help(celery_workers, simulator, tmp_path):
     text = f"BEAT-{uuid.uuid4()}"
     simulator.set_payload("beat-cam", text)
     camera_upsert(name="beat-cam", url=simulator.url("beat-cam"), interval_s=0.5, timeout_s=2.0)
-    env = {**os.environ, "DATABASE_URL": celery_workers["io"].env["DATABASE_URL"],
-           "CAMTRACK_DATA_DIR": str(tmp_path), "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"}
-    beat = subprocess.Popen(["sh", "-c", "exec " + procfile_line("beat")], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    env = {
+        **os.environ,
+        "DATABASE_URL": celery_workers["io"].env["DATABASE_URL"],
+        "CAMTRACK_DATA_DIR": str(tmp_path),
+        "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
+    }
+    beat = subprocess.Popen(
+        ["sh", "-c", "exec " + procfile_line("beat")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         assert wait_for(lambda: Detection.objects.filter(camera__name="beat-cam", text=text).count() >= 3, 30)
     finally:
@@ -106,8 +117,14 @@ def test_killed_cpu_process_mid_task_loses_and_doubles_nothing(celery_workers, s
         payloads[name] = f"KILL-{i}-{uuid.uuid4().hex[:8]}"
         simulator.set_payload(name, payloads[name])
         # Every format with zbar makes each decode slow enough to be caught mid-task.
-        camera_upsert(name=name, url=simulator.url(name), interval_s=600, timeout_s=5.0, engine="zbar",
-                      formats="qr,code128,code39,ean13,ean8,upca,upce,itf,pdf417")
+        camera_upsert(
+            name=name,
+            url=simulator.url(name),
+            interval_s=600,
+            timeout_s=5.0,
+            engine="zbar",
+            formats="qr,code128,code39,ean13,ean8,upca,upce,itf,pdf417",
+        )
     Camera.objects.update(next_run_at=time.time() - 1)
     log_before = len(cpu.output())
     assert camera_dispatch_due().dispatched == 8

@@ -16,8 +16,8 @@ from django.core.management import call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
-from cameras.models import Camera, CameraEvent, Snapshot
 from cameras.capture import snapshots_capture
+from cameras.models import Camera, CameraEvent, Snapshot
 from cameras.services import camera_dispatch_due, camera_upsert
 from cameras.simulator import Simulator
 from cameras.sources import CaptureError, SourceConfig, grab

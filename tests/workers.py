@@ -38,7 +38,7 @@ def database_url() -> str:
 
 def purge_queues() -> None:
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    keys = [k for k in client.scan_iter("camtrack:frame:*")]
+    keys = list(client.scan_iter("camtrack:frame:*"))
     client.delete("io", "cpu", "unacked", "unacked_index", *keys)
 
 
@@ -49,8 +49,12 @@ class Worker:
         self.log = tempfile.NamedTemporaryFile(prefix=f"worker-{name}-", suffix=".log", delete=False)  # noqa: SIM115
         env = {**os.environ, **extra_env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
         self.proc = subprocess.Popen(
-            ["sh", "-c", "exec " + procfile_line(name)], cwd=ROOT, env=env,
-            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            ["sh", "-c", "exec " + procfile_line(name)],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def output(self) -> str:
@@ -83,8 +87,11 @@ def celery_workers(django_db_setup, django_db_blocker):
         url = database_url()
     purge_queues()
     env = {
-        "DATABASE_URL": url, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL, "CAMTRACK_CPU_CONCURRENCY": "2",
-        "CAMTRACK_IO_CONCURRENCY": "8", "CAMTRACK_FILE_ROOT": str(settings.CAMTRACK_FILE_ROOT),
+        "DATABASE_URL": url,
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CAMTRACK_CPU_CONCURRENCY": "2",
+        "CAMTRACK_IO_CONCURRENCY": "8",
+        "CAMTRACK_FILE_ROOT": str(settings.CAMTRACK_FILE_ROOT),
     }
     workers = {name: Worker(name, env) for name in ("io", "cpu")}
     try:

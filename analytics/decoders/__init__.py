@@ -20,8 +20,12 @@ FORMATS = tuple(zxing.FORMATS)  # every name a camera may list; zbar reads micro
 DEFAULT_FORMATS = ["qr"]
 # JPEG can decode at 1/2, 1/4, 1/8 size for a fraction of the cost (DCT scaling): for big frames
 # whose codes are known to be large. zxing-cpp also tries downscaled copies itself (try_downscale).
-_REDUCED = {1: cv2.IMREAD_GRAYSCALE, 2: cv2.IMREAD_REDUCED_GRAYSCALE_2, 4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
-            8: cv2.IMREAD_REDUCED_GRAYSCALE_8}
+_REDUCED = {
+    1: cv2.IMREAD_GRAYSCALE,
+    2: cv2.IMREAD_REDUCED_GRAYSCALE_2,
+    4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
+    8: cv2.IMREAD_REDUCED_GRAYSCALE_8,
+}
 
 
 def to_gray(data: bytes, *, downscale: int = 1) -> np.ndarray:
@@ -74,8 +78,12 @@ def _scaled(codes: list[Code], factor: int, x0: int, y0: int) -> list[Code]:
 
 
 def decode_bytes(
-    data: bytes, *, formats: list[str] | None = None, engine: str = "zxing",
-    roi: tuple[int, int, int, int] | None = None, downscale: int = 1,
+    data: bytes,
+    *,
+    formats: list[str] | None = None,
+    engine: str = "zxing",
+    roi: tuple[int, int, int, int] | None = None,
+    downscale: int = 1,
 ) -> DecodeResult:
     """Decode an encoded frame and find codes in it, or in `roi` = (x, y, w, h) of the full frame.
 

@@ -52,10 +52,16 @@ class Score:
 
     def summary(self) -> dict:
         ms = sorted(self.ms) or [0.0]
-        return {"right": self.right, "wrong": self.wrong, "extra": self.extra, "missed": self.missed,
-                "false_positive": self.false_positive,
-                "n": len(self.ms), "p50_ms": round(statistics.median(ms), 2),
-                "p95_ms": round(ms[min(len(ms) - 1, int(0.95 * len(ms)))], 2)}
+        return {
+            "right": self.right,
+            "wrong": self.wrong,
+            "extra": self.extra,
+            "missed": self.missed,
+            "false_positive": self.false_positive,
+            "n": len(self.ms),
+            "p50_ms": round(statistics.median(ms), 2),
+            "p95_ms": round(ms[min(len(ms) - 1, int(0.95 * len(ms)))], 2),
+        }
 
 
 def bare_zxing(data: bytes) -> list[bytes]:
@@ -75,8 +81,9 @@ def bare_zbar(data: bytes) -> list[bytes]:
 
 def pipeline(engine: str, formats: list[str] | None = None) -> Reader:
     def read(data: bytes) -> list[bytes]:
-        return [c.text.encode("utf-8") for c in decode_bytes(data, formats=formats or ["qr"], engine=engine).codes
-                if c.text]
+        return [
+            c.text.encode("utf-8") for c in decode_bytes(data, formats=formats or ["qr"], engine=engine).codes if c.text
+        ]
 
     return read
 
@@ -113,15 +120,29 @@ def generated_cases(count: int = 8) -> list[Case]:
     for w, h in ((1280, 720), (1920, 1080)):
         for seed in range(count):
             group = f"{h}p"
-            cases.append(Case(f"{group}-empty-{seed}", framegen.empty_frame((w, h), seed=seed), frozenset(),
-                              f"{group}/0 codes"))
+            cases.append(
+                Case(f"{group}-empty-{seed}", framegen.empty_frame((w, h), seed=seed), frozenset(), f"{group}/0 codes")
+            )
             text = f"CAM-{h}-{seed:03d}-https://example.com/p/{seed * 7919}"
-            one = framegen.qr_frame(text, (w, h), seed=seed, module_px=3 + seed % 4, angle=seed * 23 % 360,
-                                    tilt=0.05 * (seed % 4), center=(0.3 + 0.05 * seed % 0.4, 0.4 + 0.03 * seed))
+            one = framegen.qr_frame(
+                text,
+                (w, h),
+                seed=seed,
+                module_px=3 + seed % 4,
+                angle=seed * 23 % 360,
+                tilt=0.05 * (seed % 4),
+                center=(0.3 + 0.05 * seed % 0.4, 0.4 + 0.03 * seed),
+            )
             cases.append(Case(f"{group}-one-{seed}", one, frozenset([text.encode()]), f"{group}/1 code"))
             texts = [f"BOX-{seed}-{i}-{'x' * (seed % 3 * 10)}" for i in range(4)]
-            cases.append(Case(f"{group}-four-{seed}", framegen.multi_frame(texts, (w, h), seed=seed),
-                              frozenset(t.encode() for t in texts), f"{group}/4 codes"))
+            cases.append(
+                Case(
+                    f"{group}-four-{seed}",
+                    framegen.multi_frame(texts, (w, h), seed=seed),
+                    frozenset(t.encode() for t in texts),
+                    f"{group}/4 codes",
+                )
+            )
     return cases
 
 
@@ -139,8 +160,10 @@ def run(cases: Iterable[Case], readers: dict[str, Reader], rotations: list[int])
                     got = []
                 ms = (time.perf_counter() - start) * 1000
                 scores[name][rot].setdefault(case.group, Score()).add(case.truth, got, ms)
-    return {r: {rot: {g: s.summary() for g, s in groups.items()} for rot, groups in by_rot.items()}
-            for r, by_rot in scores.items()}
+    return {
+        r: {rot: {g: s.summary() for g, s in groups.items()} for rot, groups in by_rot.items()}
+        for r, by_rot in scores.items()
+    }
 
 
 def format_costs(cases: list[Case], formats: list[str], engine: str = "zxing", repeat: int = 3) -> dict[str, dict]:

@@ -25,8 +25,12 @@ def _box(quad: Quad, shape: tuple[int, ...], margin: float = 0.35) -> tuple[int,
     xs, ys = [p[0] for p in quad], [p[1] for p in quad]
     pad = margin * max(max(xs) - min(xs), max(ys) - min(ys)) + 8  # quiet zone plus corner error
     h, w = shape[:2]
-    return (max(0, int(min(xs) - pad)), max(0, int(min(ys) - pad)),
-            min(w, int(max(xs) + pad) + 1), min(h, int(max(ys) + pad) + 1))
+    return (
+        max(0, int(min(xs) - pad)),
+        max(0, int(min(ys) - pad)),
+        min(w, int(max(xs) + pad) + 1),
+        min(h, int(max(ys) + pad) + 1),
+    )
 
 
 def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:

@@ -74,8 +74,10 @@ def read(image: np.ndarray, formats: list[str]) -> list[tuple[str, bytes, Quad]]
             sym = zbar_image_first_symbol(img)
             while sym:
                 data = ctypes.string_at(zbar_symbol_get_data(sym), zbar_symbol_get_data_length(sym))
-                points = [(zbar_symbol_get_loc_x(sym, i), zbar_symbol_get_loc_y(sym, i))
-                          for i in range(zbar_symbol_get_loc_size(sym))]
+                points = [
+                    (zbar_symbol_get_loc_x(sym, i), zbar_symbol_get_loc_y(sym, i))
+                    for i in range(zbar_symbol_get_loc_size(sym))
+                ]
                 kind = NAMES.get(int(sym.contents.type), "unknown")
                 found.append((kind, data, _corners(points)))
                 sym = zbar_symbol_next(sym)

@@ -40,15 +40,20 @@ def format_set(formats: list[str]) -> "zxingcpp.BarcodeFormats":
 
 def _quad(position: "zxingcpp.Position") -> Quad:
     p = position
-    return [[p.top_left.x, p.top_left.y], [p.top_right.x, p.top_right.y],
-            [p.bottom_right.x, p.bottom_right.y], [p.bottom_left.x, p.bottom_left.y]]
+    return [
+        [p.top_left.x, p.top_left.y],
+        [p.top_right.x, p.top_right.y],
+        [p.bottom_right.x, p.bottom_right.y],
+        [p.bottom_left.x, p.bottom_left.y],
+    ]
 
 
 def to_code(r: "zxingcpp.Barcode") -> Code:
     data = bytes(r.bytes)
     text, raw = zxing_payload(r.text, data, binary=r.content_type in _BINARY, eci=r.symbology_identifier in _ECI_IDS)
-    return Code(format=NAMES.get(r.format, str(r.format)), text=text, raw=raw, position=_quad(r.position),
-                engine="zxing")
+    return Code(
+        format=NAMES.get(r.format, str(r.format)), text=text, raw=raw, position=_quad(r.position), engine="zxing"
+    )
 
 
 def read(image: np.ndarray, formats: list[str], *, binarizer: str = "local") -> tuple[list[Code], list[Quad]]:
@@ -58,7 +63,10 @@ def read(image: np.ndarray, formats: list[str], *, binarizer: str = "local") -> 
     whether a frame deserves a second pass costs nothing on frames without codes.
     """
     found = zxingcpp.read_barcodes(
-        image, formats=format_set(formats), text_mode=zxingcpp.TextMode.Plain, binarizer=BINARIZERS[binarizer],
+        image,
+        formats=format_set(formats),
+        text_mode=zxingcpp.TextMode.Plain,
+        binarizer=BINARIZERS[binarizer],
         return_errors=True,
     )
     codes = [to_code(r) for r in found if r.valid]

@@ -90,8 +90,7 @@ class _Helper:
         self.digest_urls: set[str] = set()
         self.sockets: weakref.WeakSet = weakref.WeakSet()
         self.abandoned = False
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="http-capture",
-                                           initializer=self._bind)
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="http-capture", initializer=self._bind)
 
     def _bind(self) -> None:
         _helper_local.helper = self

@@ -3,6 +3,7 @@
 A session opened for one snapshot yields a live frame, not a buffered stale one.
 """
 
+import contextlib
 import threading
 import time
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -87,10 +88,8 @@ def _open_and_decode(config, deadline: float, out: dict) -> None:
         out["error"] = error
     finally:
         if container is not None:
-            try:
+            with contextlib.suppress(Exception):
                 container.close()
-            except Exception:
-                pass
 
 
 def grab(config, deadline: float) -> bytes:

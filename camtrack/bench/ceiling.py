@@ -36,5 +36,3 @@ def decode_ceiling(frames: list[bytes], workers: int, seconds: float = 4.0) -> d
             counts = pool.map(_decode_loop, [(frames, seconds, bare)] * workers)
             out[f"{label}_frames_per_s"] = round(sum(counts) / seconds, 1)
     return out
-
-

@@ -8,7 +8,6 @@ import json
 import multiprocessing
 import random
 import re
-import statistics
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,9 +21,9 @@ from django.conf import settings
 from django.db.models import Sum
 
 from analytics.models import Detection
+from cameras.models import Camera, Snapshot
 from camtrack.bench import procs
 from camtrack.bench.ceiling import decode_ceiling
-from cameras.models import Camera, Snapshot
 
 PREFIX = "bench"
 # The baseline design camtrack replaces, measured on the same kind of host (see README).
@@ -60,29 +59,47 @@ def _pct(values: list[float], q: float) -> float | None:
 
 # --- the run ---------------------------------------------------------------------------------------
 class LoadBench:
-    def __init__(self, *, cameras: int, interval: float, duration: float, steps: list[float], step_duration: float,
-                 nodes: int, sim_port: int, warmup: float, write=print) -> None:
+    def __init__(
+        self,
+        *,
+        cameras: int,
+        interval: float,
+        duration: float,
+        steps: list[float],
+        step_duration: float,
+        nodes: int,
+        sim_port: int,
+        warmup: float,
+        write=print,
+    ) -> None:
         self.cameras, self.interval, self.duration = cameras, interval, duration
         self.steps, self.step_duration, self.nodes = steps, step_duration, nodes
         self.sim_port, self.warmup, self.write = sim_port, warmup, write
         self.total = int(round(cameras * max(steps)))
         self.names = [f"{PREFIX}-{i:02d}" for i in range(1, self.total + 1)]
         self.started: list[procs.Proc] = []
-        self.redis = redis.Redis.from_url(settings.CELERY_BROKER_URL) if settings.CELERY_BROKER_URL.startswith(
-            "redis") else None
+        self.redis = (
+            redis.Redis.from_url(settings.CELERY_BROKER_URL) if settings.CELERY_BROKER_URL.startswith("redis") else None
+        )
 
     # setup
     def _register(self, base: str) -> None:
         Camera.objects.filter(name__startswith=f"{PREFIX}-").delete()
-        Camera.objects.bulk_create([
-            Camera(name=n, url=f"{base}/cam/{n}.jpg", interval_s=self.interval, timeout_s=5.0, enabled=False)
-            for n in self.names
-        ], batch_size=2000)
+        Camera.objects.bulk_create(
+            [
+                Camera(name=n, url=f"{base}/cam/{n}.jpg", interval_s=self.interval, timeout_s=5.0, enabled=False)
+                for n in self.names
+            ],
+            batch_size=2000,
+        )
 
     def _enable(self, count: int) -> None:
         now = time.time()
-        ids = list(Camera.objects.filter(name__startswith=f"{PREFIX}-", enabled=False)
-                   .order_by("name").values_list("id", flat=True)[: max(0, count - self._enabled())])
+        ids = list(
+            Camera.objects.filter(name__startswith=f"{PREFIX}-", enabled=False)
+            .order_by("name")
+            .values_list("id", flat=True)[: max(0, count - self._enabled())]
+        )
         cams = [Camera(id=i, enabled=True, next_run_at=now + random.uniform(0, self.interval)) for i in ids]
         Camera.objects.bulk_update(cams, ["enabled", "next_run_at"], batch_size=2000)
 
@@ -91,8 +108,11 @@ class LoadBench:
 
     def _start_system(self, data_dir: str) -> None:
         lines = procfile_lines = procs.procfile_lines()
-        env = {"CAMTRACK_DATA_DIR": data_dir, "CELERY_WORKER_SEND_TASK_EVENTS": "false",
-               "CAMTRACK_WEB_BIND": "127.0.0.1:0"}
+        env = {
+            "CAMTRACK_DATA_DIR": data_dir,
+            "CELERY_WORKER_SEND_TASK_EVENTS": "false",
+            "CAMTRACK_WEB_BIND": "127.0.0.1:0",
+        }
         self.started.append(procs.start("web", lines["web"], env))
         self.started.append(procs.start("beat", procfile_lines["beat"], env))
         for node in range(1, self.nodes + 1):
@@ -114,8 +134,10 @@ class LoadBench:
         step = Step(load=load, cameras=count, offered_per_s=round(count / self.interval, 1))
         self._enable(count)
         seconds = self.duration if load == 1.0 else self.step_duration
-        self.write(f"  step x{load}: {count} cameras, {step.offered_per_s}/s offered; warm-up {self.warmup:.0f} s, "
-                   f"measuring {seconds:.0f} s")
+        self.write(
+            f"  step x{load}: {count} cameras, {step.offered_per_s}/s offered; warm-up {self.warmup:.0f} s, "
+            f"measuring {seconds:.0f} s"
+        )
         time.sleep(self.warmup)
         services = procs.ServiceCpu()
         tracked = [*self.started, self.started_sim]
@@ -172,8 +194,12 @@ class LoadBench:
 
     def run(self) -> dict:
         data_dir = tempfile.mkdtemp(prefix="camtrack-bench-")
-        sim = procs.start("simulator", f"python -m cameras.simulator --port {self.sim_port} --prefix {PREFIX} "
-                          f"--cameras {self.total} --empty-ratio 0.25 --period 600 --moves 1 --cache-size {2 * self.total}", {})
+        sim = procs.start(
+            "simulator",
+            f"python -m cameras.simulator --port {self.sim_port} --prefix {PREFIX} "
+            f"--cameras {self.total} --empty-ratio 0.25 --period 600 --moves 1 --cache-size {2 * self.total}",
+            {},
+        )
         self.started_sim = sim
         try:
             procs.wait_for_text(sim, "camera simulator on", 30)
@@ -194,11 +220,19 @@ class LoadBench:
                 procs.stop(p)
             procs.stop(sim)
         return {
-            "host": {"cores": multiprocessing.cpu_count(), "database": settings.DATABASES["default"]["ENGINE"],
-                     "broker": settings.CELERY_BROKER_URL.split("://")[0]},
-            "config": {"cameras": self.cameras, "interval_s": self.interval, "duration_s": self.duration,
-                       "nodes": self.nodes, "io_concurrency": settings.CAMTRACK_IO_CONCURRENCY,
-                       "cpu_concurrency": settings.CAMTRACK_CPU_CONCURRENCY},
+            "host": {
+                "cores": multiprocessing.cpu_count(),
+                "database": settings.DATABASES["default"]["ENGINE"],
+                "broker": settings.CELERY_BROKER_URL.split("://")[0],
+            },
+            "config": {
+                "cameras": self.cameras,
+                "interval_s": self.interval,
+                "duration_s": self.duration,
+                "nodes": self.nodes,
+                "io_concurrency": settings.CAMTRACK_IO_CONCURRENCY,
+                "cpu_concurrency": settings.CAMTRACK_CPU_CONCURRENCY,
+            },
             "decode_ceiling": ceiling,
             "baseline": BASELINE,
             "steps": [asdict(s) for s in steps],
@@ -235,8 +269,10 @@ def write_outputs(result: dict, out_dir: Path) -> tuple[Path, Path | None]:
 
 
 def format_table(result: dict) -> str:
-    rows = ["offered/s  cameras  snaps/s  dets/s  p50 s  p95 s  p99 s  skipped  errors  wrong  qmax io/cpu  cores",
-            "-" * 104]
+    rows = [
+        "offered/s  cameras  snaps/s  dets/s  p50 s  p95 s  p99 s  skipped  errors  wrong  qmax io/cpu  cores",
+        "-" * 104,
+    ]
     for s in result["steps"]:
         cores = " ".join(f"{k}={v}" for k, v in sorted(s["cpu_cores"].items()))
         rows.append(

@@ -1,5 +1,6 @@
 """Processes a benchmark starts (from the Procfile's own lines) and the CPU and memory they use."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -52,10 +53,8 @@ class Proc:
     def rss(self) -> int:
         total = 0
         for p in self.tree():
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 total += p.memory_info().rss
-            except psutil.NoSuchProcess:
-                pass
         self.peak_rss = max(self.peak_rss, total)
         return total
 
@@ -67,8 +66,14 @@ def start(kind: str, command: str, env: dict[str, str]) -> Proc:
     log = Path(tempfile.mkstemp(prefix=f"bench-{kind}-", suffix=".log")[1])
     full_env = {**os.environ, **env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     with open(log, "wb") as fh:
-        popen = subprocess.Popen(["sh", "-c", "exec " + command], cwd=ROOT, env=full_env, stdout=fh,
-                                 stderr=subprocess.STDOUT, start_new_session=True)
+        popen = subprocess.Popen(
+            ["sh", "-c", "exec " + command],
+            cwd=ROOT,
+            env=full_env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     return Proc(kind=kind, popen=popen, log=log)
 
 

@@ -17,8 +17,16 @@ def _detections(camera: Camera, texts: list[str], start: dt.datetime = T0) -> No
     for i, text in enumerate(texts):
         at = start + dt.timedelta(seconds=i)
         snap = Snapshot.objects.create(camera=camera, scheduled_at=at, status="ok")
-        Detection.objects.create(snapshot=snap, camera=camera, format="qr", text=text, position=[[0, 0]] * 4,
-                                 scheduled_at=at, captured_at=at, created_at=at)
+        Detection.objects.create(
+            snapshot=snap,
+            camera=camera,
+            format="qr",
+            text=text,
+            position=[[0, 0]] * 4,
+            scheduled_at=at,
+            captured_at=at,
+            created_at=at,
+        )
 
 
 @pytest.fixture
@@ -79,7 +87,9 @@ def test_dashboard_needs_login_and_shows_cameras():
     c.login(username="boss", password="pw")
     html = c.get("/").content.decode()
     assert "pallet-gate" in html and "pw-xyz" not in html
-    admin_html = c.get("/admin/cameras/camera/1/change/").content.decode() + c.get("/admin/cameras/camera/").content.decode()
+    admin_html = (
+        c.get("/admin/cameras/camera/1/change/").content.decode() + c.get("/admin/cameras/camera/").content.decode()
+    )
     assert "pallet-gate" in admin_html and "pw-xyz" not in admin_html
 
 

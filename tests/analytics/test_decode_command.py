@@ -25,8 +25,9 @@ def test_json_lines(tmp_path):
     empty.write_bytes(framegen.empty_frame())
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8 nothing")
-    lines = [json.loads(x) for x in run(str(good), str(binary), str(empty), str(broken), str(tmp_path / "missing"),
-                                        "--json")]
+    lines = [
+        json.loads(x) for x in run(str(good), str(binary), str(empty), str(broken), str(tmp_path / "missing"), "--json")
+    ]
     assert [x["file"] for x in lines] == [str(p) for p in (good, binary, empty, broken, tmp_path / "missing")]
     assert lines[0]["detections"][0]["text"] == "CMD-1" and lines[0]["detections"][0]["engine"] == "zxing"
     assert len(lines[0]["detections"][0]["position"]) == 4 and lines[0]["ms"] > 0

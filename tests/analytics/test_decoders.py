@@ -69,8 +69,13 @@ def test_rotations(degrees):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"tilt": 0.3, "angle": 40}, {"blur": 1.2, "module_px": 5}, {"contrast": 0.25}, {"glare": 0.5, "module_px": 5},
-     {"module_px": 3, "quality": 70}],
+    [
+        {"tilt": 0.3, "angle": 40},
+        {"blur": 1.2, "module_px": 5},
+        {"contrast": 0.25},
+        {"glare": 0.5, "module_px": 5},
+        {"module_px": 3, "quality": 70},
+    ],
     ids=["perspective", "blur", "low-contrast", "glare", "small-jpeg"],
 )
 def test_camera_defects(kwargs):

@@ -18,16 +18,26 @@ T0 = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
 def _result() -> DecodeResult:
     return DecodeResult(
         codes=[
-            Code(format="qr", text="PALLET-7 ü\r\n", raw=None, position=[[1, 2], [3, 4], [5, 6], [7, 8]], engine="zxing"),
+            Code(
+                format="qr", text="PALLET-7 ü\r\n", raw=None, position=[[1, 2], [3, 4], [5, 6], [7, 8]], engine="zxing"
+            ),
             Code(format="qr", text="\x00\xff", raw=b"\x00\xff", position=[[0, 0]] * 4, engine="zxing"),
         ],
-        width=1280, height=720, ms=3.2,
+        width=1280,
+        height=720,
+        ms=3.2,
     )
 
 
 def _store(camera: Camera, slot: dt.datetime = T0) -> bool:
-    return snapshot_store(camera_id=camera.pk, scheduled_at=slot, captured_at=slot + dt.timedelta(milliseconds=40),
-                          capture_ms=12.5, nbytes=81234, result=_result())
+    return snapshot_store(
+        camera_id=camera.pk,
+        scheduled_at=slot,
+        captured_at=slot + dt.timedelta(milliseconds=40),
+        capture_ms=12.5,
+        nbytes=81234,
+        result=_result(),
+    )
 
 
 def test_store_writes_snapshot_detections_and_health_once(camera_factory):
@@ -68,8 +78,10 @@ def test_a_batch_is_stored_in_one_statement_and_redelivery_doubles_nothing(camer
     cams = camera_factory.create_batch(4)
     for cam in cams:
         _store(cam)  # online now
-    entries = [StoreEntry(cam.pk, T0 + dt.timedelta(seconds=9), T0 + dt.timedelta(seconds=9.05), 3.0, 1000, _result())
-               for cam in cams]
+    entries = [
+        StoreEntry(cam.pk, T0 + dt.timedelta(seconds=9), T0 + dt.timedelta(seconds=9.05), 3.0, 1000, _result())
+        for cam in cams
+    ]
     with CaptureQueriesContext(connection) as ctx:
         assert snapshots_store(entries) == 4
     if connection.vendor == "postgresql":

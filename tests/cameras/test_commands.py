@@ -12,12 +12,27 @@ pytestmark = pytest.mark.django_db
 
 def test_add_camera_creates_then_updates_by_name():
     out = StringIO()
-    call_command("add_camera", "--name", "gate", "--url", "http://u:pw@127.0.0.1:81/s.jpg",
-                 "--interval", "2", "--formats", "qr,code128", stdout=out)
+    call_command(
+        "add_camera",
+        "--name",
+        "gate",
+        "--url",
+        "http://u:pw@127.0.0.1:81/s.jpg",
+        "--interval",
+        "2",
+        "--formats",
+        "qr,code128",
+        stdout=out,
+    )
     assert "added camera gate" in out.getvalue() and "pw" not in out.getvalue()
     call_command("add_camera", "--name", "gate", "--url", "http://127.0.0.1:81/t.jpg", stdout=StringIO())
     cam = Camera.objects.get(name="gate")
-    assert (cam.url, cam.interval_s, cam.formats, cam.password) == ("http://127.0.0.1:81/t.jpg", 2.0, "qr,code128", "pw")
+    assert (cam.url, cam.interval_s, cam.formats, cam.password) == (
+        "http://127.0.0.1:81/t.jpg",
+        2.0,
+        "qr,code128",
+        "pw",
+    )
 
 
 def test_add_camera_rejects_garbage_url():

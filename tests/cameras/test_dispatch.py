@@ -54,7 +54,10 @@ def test_camera_with_capture_in_flight_is_skipped_and_counted(camera_factory):
 def test_racing_rounds_never_dispatch_a_camera_twice(camera_factory):
     now = time.time()
     Camera.objects.bulk_create(
-        [Camera(name=f"race-{i}", url=f"http://127.0.0.1:9/{i}", interval_s=60, next_run_at=now - 1) for i in range(300)]
+        [
+            Camera(name=f"race-{i}", url=f"http://127.0.0.1:9/{i}", interval_s=60, next_run_at=now - 1)
+            for i in range(300)
+        ]
     )
     results, errors = [], []
 

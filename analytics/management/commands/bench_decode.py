@@ -13,8 +13,10 @@ def _right_pct(s: dict) -> float:
 
 
 class Command(BaseCommand):
-    help = ("Accuracy (right / wrong / missed per rotation, detections on code-free images) and ms per frame "
-            "of each engine and of the full pipeline, next to the bare zxing-cpp call measured in the same run.")
+    help = (
+        "Accuracy (right / wrong / missed per rotation, detections on code-free images) and ms per frame "
+        "of each engine and of the full pipeline, next to the bare zxing-cpp call measured in the same run."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--dataset", type=Path, help="folder of */N.png + N.txt and falsepositives-*/")
@@ -61,8 +63,10 @@ class Command(BaseCommand):
             self._chart(report, opts["chart"])
 
     def _print(self, report: dict) -> None:
-        self.stdout.write(f"{'reader':<18}{'rot':>4} {'group':<14}{'n':>5}{'right':>7}{'wrong':>6}{'missed':>7}"
-                          f"{'fp':>4}{'p50 ms':>9}{'p95 ms':>9}{'x bare':>8}")
+        self.stdout.write(
+            f"{'reader':<18}{'rot':>4} {'group':<14}{'n':>5}{'right':>7}{'wrong':>6}{'missed':>7}"
+            f"{'fp':>4}{'p50 ms':>9}{'p95 ms':>9}{'x bare':>8}"
+        )
         results = report["results"]
         for reader, by_rot in results.items():
             for rot, groups in by_rot.items():
@@ -70,7 +74,8 @@ class Command(BaseCommand):
                     bare = results["bare zxing"][rot][group]["p50_ms"] or 1e-9
                     self.stdout.write(
                         f"{reader:<18}{rot:>4} {group:<14}{s['n']:>5}{s['right']:>7}{s['wrong']:>6}{s['missed']:>7}"
-                        f"{s['false_positive']:>4}{s['p50_ms']:>9}{s['p95_ms']:>9}{s['p50_ms'] / bare:>8.2f}")
+                        f"{s['false_positive']:>4}{s['p50_ms']:>9}{s['p95_ms']:>9}{s['p50_ms'] / bare:>8.2f}"
+                    )
         for name, cost in report.get("format_cost", {}).items():
             self.stdout.write(f"formats {name:<16} p50 {cost['p50_ms']} ms/frame (720p, zxing)")
 

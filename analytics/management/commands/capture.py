@@ -28,7 +28,9 @@ class Command(BaseCommand):
         if not out["ok"]:
             self.stdout.write(f"{camera.name}: failed after {out['elapsed_ms']} ms: {out['error']}")
             return
-        self.stdout.write(f"{camera.name}: {len(out['detections'])} codes, capture {out['capture_ms']} ms, "
-                          f"decode {out['decode_ms']} ms")
+        self.stdout.write(
+            f"{camera.name}: {len(out['detections'])} codes, capture {out['capture_ms']} ms, "
+            f"decode {out['decode_ms']} ms"
+        )
         for d in out["detections"]:
             self.stdout.write(f"  {d['format']}: {d['text']}")

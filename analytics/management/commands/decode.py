@@ -15,8 +15,14 @@ def result_json(name: str, result: DecodeResult) -> dict:
         if code.raw is not None:
             d["raw"] = base64.b64encode(code.raw).decode("ascii")
         detections.append(d)
-    return {"file": name, "detections": detections, "ms": round(result.ms, 2), "width": result.width,
-            "height": result.height, "passes": result.passes}
+    return {
+        "file": name,
+        "detections": detections,
+        "ms": round(result.ms, 2),
+        "width": result.width,
+        "height": result.height,
+        "passes": result.passes,
+    }
 
 
 def parse_roi(value: str | None) -> tuple[int, int, int, int] | None:

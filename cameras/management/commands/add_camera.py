@@ -22,9 +22,16 @@ class Command(BaseCommand):
     def handle(self, *args, **opts) -> None:
         try:
             camera, created = camera_upsert(
-                name=opts["name"], url=opts["url"], interval_s=opts["interval"], timeout_s=opts["timeout"],
-                username=opts["username"], password=opts["password"], formats=opts["formats"],
-                engine=opts["engine"], transport=opts["transport"], enabled=not opts["disabled"],
+                name=opts["name"],
+                url=opts["url"],
+                interval_s=opts["interval"],
+                timeout_s=opts["timeout"],
+                username=opts["username"],
+                password=opts["password"],
+                formats=opts["formats"],
+                engine=opts["engine"],
+                transport=opts["transport"],
+                enabled=not opts["disabled"],
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None

@@ -14,16 +14,22 @@ class Command(BaseCommand):
         parser.add_argument("--duration", type=float, default=60.0, help="seconds measured at the nominal load")
         parser.add_argument("--steps", default="1", help="load multipliers, e.g. 0.5,1,1.5,2")
         parser.add_argument("--step-duration", type=float, default=20.0, help="seconds measured at other loads")
-        parser.add_argument("--warmup", type=float, default=10.0)
+        parser.add_argument("--warmup", type=float, default=20.0)
         parser.add_argument("--nodes", type=int, default=1, help="io+cpu worker sets, as separate hosts would run")
         parser.add_argument("--sim-port", type=int, default=8599)
         parser.add_argument("--out", default="bench-out")
 
     def handle(self, *args, **opts) -> None:
         bench = LoadBench(
-            cameras=opts["cameras"], interval=opts["interval"], duration=opts["duration"],
-            steps=[float(s) for s in opts["steps"].split(",")], step_duration=opts["step_duration"],
-            nodes=opts["nodes"], sim_port=opts["sim_port"], warmup=opts["warmup"], write=self.stdout.write,
+            cameras=opts["cameras"],
+            interval=opts["interval"],
+            duration=opts["duration"],
+            steps=[float(s) for s in opts["steps"].split(",")],
+            step_duration=opts["step_duration"],
+            nodes=opts["nodes"],
+            sim_port=opts["sim_port"],
+            warmup=opts["warmup"],
+            write=self.stdout.write,
         )
         result = bench.run()
         json_path, png = write_outputs(result, Path(opts["out"]))

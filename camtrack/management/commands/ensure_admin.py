@@ -5,7 +5,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
-    help = "Create the superuser named by DJANGO_SUPERUSER_USERNAME, or reset its password to DJANGO_SUPERUSER_PASSWORD."
+    help = (
+        "Create the superuser named by DJANGO_SUPERUSER_USERNAME, or reset its password to DJANGO_SUPERUSER_PASSWORD."
+    )
 
     def handle(self, *args, **opts) -> None:
         username = os.environ.get("DJANGO_SUPERUSER_USERNAME")
