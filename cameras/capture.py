@@ -88,6 +88,9 @@ def snapshots_capture(*, items: list[list]) -> int:
     if decode_items:
         framestore.frames_put(frames)
         decode.apply_async(
-            (decode_items,), expires=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=settings.CAMTRACK_FRAME_TTL_S)
+            (decode_items,),
+            expires=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=settings.CAMTRACK_FRAME_TTL_S),
+            argsrepr=f"[{len(decode_items)} frames: {decode_items[0][0]}...]",
+            kwargsrepr="{}",
         )
     return len(decode_items)

@@ -182,7 +182,7 @@ CAMTRACK_MAX_DECODE_BACKLOG = env.int("CAMTRACK_MAX_DECODE_BACKLOG", default=25)
 # io workers cache a camera's capture settings this long (edits apply within it).
 CAMTRACK_CAMERA_CACHE_S = env.float("CAMTRACK_CAMERA_CACHE_S", default=10.0)
 # Healthy cameras due within this window share one capture task (and one decode task), up to this many.
-CAMTRACK_BATCH_SIZE = env.int("CAMTRACK_BATCH_SIZE", default=8)
+CAMTRACK_BATCH_SIZE = env.int("CAMTRACK_BATCH_SIZE", default=16)
 CAMTRACK_BATCH_WINDOW_S = env.float("CAMTRACK_BATCH_WINDOW_S", default=0.1)
 # Threads per io worker process that grab the members of a batch concurrently.
 CAMTRACK_GRAB_THREADS = env.int("CAMTRACK_GRAB_THREADS", default=64)
