@@ -200,8 +200,12 @@ def camera_dispatch_due(*, now: float | None = None, lookahead_s: float | None =
                 # An explicit argsrepr spares Celery a saferepr of every argument (a third of the
                 # publish cost measured at 10,000 cameras); Flower shows this text instead.
                 capture.apply_async(
-                    (items,), producer=producer, eta=_ts(eta) if eta > now + 0.005 else None, expires=_ts(expires),
-                    argsrepr=f"[{len(items)} cameras: {items[0][0]}...]", kwargsrepr="{}",
+                    (items,),
+                    producer=producer,
+                    eta=_ts(eta) if eta > now + 0.005 else None,
+                    expires=_ts(expires),
+                    argsrepr=f"[{len(items)} cameras: {items[0][0]}...]",
+                    kwargsrepr="{}",
                 )
                 sent += 1
                 captures += len(items)

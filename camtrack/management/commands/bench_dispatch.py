@@ -14,8 +14,9 @@ PREFIX = "dispatchbench-"
 
 
 def _round(env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "dispatch_due", "--json"], env=env,
-                            stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "dispatch_due", "--json"], env=env, stdout=subprocess.PIPE, text=True
+    )
 
 
 class Command(BaseCommand):
@@ -55,7 +56,16 @@ class Command(BaseCommand):
         Camera.objects.filter(name__startswith=PREFIX).delete()
         now = time.time()
         Camera.objects.bulk_create(
-            [Camera(name=f"{PREFIX}{i:05d}", url=f"http://127.0.0.1:9/{i}.jpg", interval_s=60, timeout_s=5,
-                    next_run_at=now - (i % 50) / 100, status="online") for i in range(n)],
+            [
+                Camera(
+                    name=f"{PREFIX}{i:05d}",
+                    url=f"http://127.0.0.1:9/{i}.jpg",
+                    interval_s=60,
+                    timeout_s=5,
+                    next_run_at=now - (i % 50) / 100,
+                    status="online",
+                )
+                for i in range(n)
+            ],
             batch_size=2000,
         )

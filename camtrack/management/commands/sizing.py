@@ -65,11 +65,15 @@ class Command(BaseCommand):
         cpu_slots = opts["cores"]  # CPU-bound: one decode slot per core
         # IO-bound: enough threads to keep per-host captures in flight (Little's law), at least 2N+1.
         io_threads = max(2 * opts["cores"] + 1, math.ceil(per_host * opts["capture_ms"] / 1000 * 2))
-        self.stdout.write(f"offered load: {rate:.1f} snapshots/s; cost per snapshot {per_snapshot:.1f} ms CPU ({source})")
+        self.stdout.write(
+            f"offered load: {rate:.1f} snapshots/s; cost per snapshot {per_snapshot:.1f} ms CPU ({source})"
+        )
         for k, v in sorted(costs.items()):
             self.stdout.write(f"  {k:9} {v:5.2f} ms")
-        self.stdout.write(f"CPU needed: {cores_needed:.2f} cores; at {opts['utilisation']:.0%} of {opts['cores']} cores "
-                          f"per host: {hosts} host(s), {per_host:.1f} snapshots/s each")
+        self.stdout.write(
+            f"CPU needed: {cores_needed:.2f} cores; at {opts['utilisation']:.0%} of {opts['cores']} cores "
+            f"per host: {hosts} host(s), {per_host:.1f} snapshots/s each"
+        )
         self.stdout.write("per host:")
         self.stdout.write(f"  io:  CAMTRACK_IO_CONCURRENCY={io_threads}  (threads; captures wait on the network)")
         self.stdout.write(f"  cpu: CAMTRACK_CPU_CONCURRENCY={cpu_slots}  (prefork, one slot per core)")
