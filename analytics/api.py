@@ -34,6 +34,8 @@ class CameraSerializer(serializers.ModelSerializer):
             "timeout_s",
             "formats",
             "transport",
+            "roi",
+            "downscale",
             "status",
             "status_since",
             "last_error",

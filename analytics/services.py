@@ -26,7 +26,9 @@ def camera_engine(camera: Camera) -> str:
 
 
 def frame_decode(*, camera: Camera, data: bytes) -> DecodeResult:
-    return decode_bytes(data, formats=camera.format_list, engine=camera_engine(camera))
+    return decode_bytes(
+        data, formats=camera.format_list, engine=camera_engine(camera), roi=camera.roi_box, downscale=camera.downscale
+    )
 
 
 def _storable(code: Code) -> tuple[str, bytes | None]:
@@ -202,12 +204,13 @@ def snapshot_store(
 def snapshots_decode(*, items: list[list]) -> int:
     """The cpu stage for a batch: fetch the parked frames, decode them, store all, drop the frames.
 
-    items: [[camera_id, slot, captured_ts, capture_ms, nbytes, formats, engine], ...]
+    items: [[camera_id, slot, captured_ts, capture_ms, nbytes, formats, engine, roi, downscale], ...]
     """
     keys = [framestore.frame_key(item[0], item[1]) for item in items]
     entries = []
     for item, data in zip(items, framestore.frames_get(keys), strict=True):
-        camera_id, slot, captured_ts, capture_ms, nbytes, formats, engine = item
+        camera_id, slot, captured_ts, capture_ms, nbytes, formats, engine, *rest = item
+        roi, downscale = (*rest, "", 1)[:2]  # messages queued by an older version carry neither
         scheduled_at = dt.datetime.fromtimestamp(slot, tz=dt.UTC)
         if data is None:
             _record_failure(
@@ -215,7 +218,13 @@ def snapshots_decode(*, items: list[list]) -> int:
             )
             continue
         try:
-            result = decode_bytes(data, formats=formats.split(","), engine=engine or settings.CAMTRACK_DEFAULT_ENGINE)
+            result = decode_bytes(
+                data,
+                formats=formats.split(","),
+                engine=engine or settings.CAMTRACK_DEFAULT_ENGINE,
+                roi=tuple(int(v) for v in roi.split(",")) if roi else None,
+                downscale=downscale or 1,
+            )
         except DecodeError as exc:
             _record_failure(camera_id, scheduled_at, CaptureError(exc.kind, exc.detail), capture_ms)
             continue

@@ -6,7 +6,7 @@ from django.db import OperationalError
 from analytics import services
 
 
-# items: [[camera_id, slot, captured_ts, capture_ms, nbytes, formats, engine], ...].
+# items: [[camera_id, slot, captured_ts, capture_ms, nbytes, formats, engine, roi, downscale], ...].
 # Idempotent: a redelivered decode finds its slots already stored and writes nothing twice.
 @shared_task(
     acks_late=True,

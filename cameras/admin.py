@@ -30,6 +30,8 @@ class CameraForm(forms.ModelForm):
             "formats",
             "engine",
             "transport",
+            "roi",
+            "downscale",
         ]
 
     def clean_password(self) -> str:

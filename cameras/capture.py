@@ -15,6 +15,8 @@ from cameras.sources import CaptureError, Frame
 
 _camera_cache: dict[int, tuple[float, Camera]] = {}
 _CAMERA_FIELDS = (
+    "roi",
+    "downscale",
     "id",
     "name",
     "url",
@@ -83,7 +85,17 @@ def snapshots_capture(*, items: list[list]) -> int:
             continue
         frames[framestore.frame_key(camera.pk, slot)] = outcome.data
         decode_items.append(
-            [camera.pk, slot, captured_ts, round(capture_ms, 2), len(outcome.data), camera.formats, camera.engine]
+            [
+                camera.pk,
+                slot,
+                captured_ts,
+                round(capture_ms, 2),
+                len(outcome.data),
+                camera.formats,
+                camera.engine,
+                camera.roi,
+                camera.downscale,
+            ]
         )
     if decode_items:
         framestore.frames_put(frames)

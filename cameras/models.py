@@ -55,6 +55,14 @@ def validate_formats(value: str) -> None:
         raise ValidationError(f"formats must be a comma list of {', '.join(FORMAT_CHOICES)}")
 
 
+def validate_roi(value: str) -> None:
+    if not value:
+        return
+    parts = value.split(",")
+    if len(parts) != 4 or not all(p.strip().isdigit() for p in parts) or int(parts[2]) == 0 or int(parts[3]) == 0:
+        raise ValidationError("region of interest must be x,y,width,height in pixels")
+
+
 class Camera(models.Model):
     class Status(models.TextChoices):
         NEW = "new"
@@ -76,6 +84,14 @@ class Camera(models.Model):
     formats = models.CharField(max_length=200, default="qr", validators=[validate_formats])
     engine = models.CharField(max_length=10, blank=True, help_text="zxing or zbar; blank: the default")
     transport = models.CharField(max_length=3, choices=Transport.choices, default=Transport.TCP)
+    roi = models.CharField(
+        max_length=40, blank=True, validators=[validate_roi], help_text="x,y,width,height to decode; blank: all"
+    )
+    downscale = models.PositiveSmallIntegerField(
+        default=1,
+        choices=[(1, "1"), (2, "1/2"), (4, "1/4"), (8, "1/8")],
+        help_text="decode at a fraction of full size: faster, for codes that are large in the frame",
+    )
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
     status_since = models.DateTimeField(null=True, blank=True)
@@ -110,6 +126,10 @@ class Camera(models.Model):
             self.username = user or self.username
             self.password = password or self.password
         super().save(*args, **kwargs)
+
+    @property
+    def roi_box(self) -> tuple[int, int, int, int] | None:
+        return tuple(int(p) for p in self.roi.split(",")) if self.roi else None
 
     @property
     def format_list(self) -> list[str]:

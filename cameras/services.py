@@ -18,7 +18,19 @@ from cameras.sources import CaptureError, Frame, SourceConfig, grab
 logger = logging.getLogger(__name__)
 
 # Fields an import or the command line may set.
-EDITABLE = ("url", "username", "password", "enabled", "interval_s", "timeout_s", "formats", "engine", "transport")
+EDITABLE = (
+    "url",
+    "username",
+    "password",
+    "enabled",
+    "interval_s",
+    "timeout_s",
+    "formats",
+    "engine",
+    "transport",
+    "roi",
+    "downscale",
+)
 
 
 def _ts(value: float) -> dt.datetime:

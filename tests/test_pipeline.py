@@ -7,9 +7,14 @@ import subprocess
 import sys
 import time
 import uuid
+from io import StringIO
 
 import psutil
 import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from analytics.models import Detection
 from cameras.models import Camera, Snapshot
@@ -46,33 +51,71 @@ def _clean_queues():
     purge_queues()
 
 
-def test_http_and_rtsp_cameras_deliver_their_exact_payloads(celery_workers, simulator, rtsp_server, tmp_path):
+def test_six_http_and_two_rtsp_cameras_deliver_their_exact_payloads(celery_workers, simulator, rtsp_server, tmp_path):
+    """Cameras added with add_camera show exactly their payloads in /api/detections/, all online."""
     expected = {}
-    for i in range(3):
+    for i in range(6):
         name = f"http-{i}"
         text = f"PARCEL {uuid.uuid4()} ü→{i}"
         simulator.set_payload(name, text)
-        camera_upsert(name=name, url=simulator.url(name), interval_s=1.0, timeout_s=3.0)
+        call_command(
+            "add_camera",
+            "--name",
+            name,
+            "--url",
+            simulator.url(name),
+            "--interval",
+            "1",
+            "--timeout",
+            "3",
+            stdout=StringIO(),
+        )
         expected[name] = text
-    image = tmp_path / "rtsp.png"
-    rtsp_text = f"RTSP-{uuid.uuid4()}"
-    image.write_bytes(framegen.png(framegen.qr_gray(rtsp_text)))
-    base = rtsp_server(mounts={"dock": str(image)})
-    camera_upsert(name="rtsp-dock", url=f"{base}/dock", interval_s=1.0, timeout_s=5.0)
-    expected["rtsp-dock"] = rtsp_text
+    mounts = {}
+    for i in range(2):
+        image = tmp_path / f"rtsp-{i}.png"
+        expected[f"rtsp-{i}"] = f"RTSP-{uuid.uuid4()}"
+        image.write_bytes(framegen.png(framegen.qr_gray(expected[f"rtsp-{i}"])))
+        mounts[f"dock{i}"] = str(image)
+    base = rtsp_server(mounts=mounts)
+    for i in range(2):
+        call_command(
+            "add_camera",
+            "--name",
+            f"rtsp-{i}",
+            "--url",
+            f"{base}/dock{i}",
+            "--interval",
+            "1",
+            "--timeout",
+            "5",
+            stdout=StringIO(),
+        )
+
+    user = User.objects.create_user("ops")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+
+    def api_texts() -> dict[str, set[str]]:
+        rows = api.get("/api/detections/?page_size=1000").json()["results"]
+        seen: dict[str, set[str]] = {}
+        for row in rows:
+            seen.setdefault(row["camera"], set()).add(row["text"])
+        return seen
 
     def all_seen() -> bool:
-        seen = texts_by_camera()
+        seen = api_texts()
         return all(text in seen.get(name, set()) for name, text in expected.items())
 
     assert wait_for(all_seen, timeout=45, every=0.5, tick=camera_dispatch_due), (
-        texts_by_camera(),
+        api_texts(),
         list(Camera.objects.values("name", "status", "last_error")),
     )
-    seen = texts_by_camera()
+    seen = api_texts()
     for name, text in expected.items():
         assert seen[name] == {text}, f"{name} saw {seen[name]}"
-    assert set(Camera.objects.values_list("status", flat=True)) == {"online"}
+    cameras = api.get("/api/cameras/").json()["results"]
+    assert {c["name"]: c["status"] for c in cameras} == dict.fromkeys(expected, "online")
     # Every detection row belongs to a snapshot of the same camera and slot, exactly once.
     for d in Detection.objects.select_related("snapshot"):
         assert d.snapshot.camera_id == d.camera_id and d.snapshot.scheduled_at == d.scheduled_at

@@ -28,6 +28,8 @@ def test_camera_saved_with_credentials_in_url_keeps_them_apart():
         {"url": "not a url"},
         {"url": "http://127.0.0.1/x", "interval_s": 0.1},
         {"url": "http://127.0.0.1/x", "formats": "qr,nonsense"},
+        {"url": "http://127.0.0.1/x", "roi": "10,10,0,5"},
+        {"url": "http://127.0.0.1/x", "downscale": 3},
     ],
 )
 def test_bad_camera_values_are_refused_with_a_message(fields):

@@ -15,6 +15,14 @@ class Command(BaseCommand):
         parser.add_argument("--username", default=None)
         parser.add_argument("--password", default=None)
         parser.add_argument("--formats", default=None, help="comma list, e.g. qr,code128")
+        parser.add_argument("--roi", default=None, help="x,y,width,height: decode only this region")
+        parser.add_argument(
+            "--downscale",
+            type=int,
+            default=None,
+            choices=[1, 2, 4, 8],
+            help="decode at 1/N size (codes that are large in the frame)",
+        )
         parser.add_argument("--engine", default=None, choices=["zxing", "zbar"])
         parser.add_argument("--transport", default=None, choices=["tcp", "udp"], help="RTSP transport")
         parser.add_argument("--disabled", action="store_true")
@@ -29,6 +37,8 @@ class Command(BaseCommand):
                 username=opts["username"],
                 password=opts["password"],
                 formats=opts["formats"],
+                roi=opts["roi"],
+                downscale=opts["downscale"],
                 engine=opts["engine"],
                 transport=opts["transport"],
                 enabled=not opts["disabled"],

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from cameras.services import camera_upsert
 
 REQUIRED = ("name", "url", "interval_s")
-OPTIONAL = ("timeout_s", "username", "password", "formats", "enabled", "engine", "transport")
+OPTIONAL = ("timeout_s", "username", "password", "formats", "enabled", "engine", "transport", "roi", "downscale")
 TRUE = {"1", "true", "yes", "y", "on"}
 FALSE = {"0", "false", "no", "n", "off"}
 
@@ -21,7 +21,12 @@ def _row_fields(row: dict) -> dict:
                 fields[key] = float(value)
             except ValueError:
                 raise ValidationError(f"{key} is not a number: {value!r}") from None
-    for key in ("username", "password", "formats", "engine", "transport"):
+    downscale = (row.get("downscale") or "").strip()
+    if downscale:
+        if downscale not in ("1", "2", "4", "8"):
+            raise ValidationError(f"downscale must be 1, 2, 4 or 8, not {downscale!r}")
+        fields["downscale"] = int(downscale)
+    for key in ("username", "password", "formats", "engine", "transport", "roi"):
         value = row.get(key)
         if value is not None and value.strip():
             fields[key] = value.strip()
