@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 REQS := requirements/base.txt requirements/dev.txt requirements/production.txt
 
-.PHONY: install demo test lint format bench bench-decode clean
+.PHONY: install demo test lint format bench bench-decode faultcheck clean
 
 install: $(STAMP)
 
@@ -30,8 +30,15 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Needs DATABASE_URL and CELERY_BROKER_URL (PostgreSQL and Redis), e.g.
+#   DATABASE_URL=postgres://postgres@127.0.0.1/camtrack_bench CELERY_BROKER_URL=redis://127.0.0.1:6379/1 make bench
 bench: install
-	$(PY) manage.py bench $(BENCH_ARGS)
+	$(PY) manage.py migrate -v 0
+	$(PY) manage.py bench $(or $(BENCH_ARGS),--cameras 1000 --interval 5 --duration 60 --steps 0.5,1,1.5,2)
+
+faultcheck: install
+	$(PY) manage.py migrate -v 0
+	$(PY) manage.py faultcheck --duration 45 --io-threads 4
 
 bench-decode: install
 	$(PY) manage.py bench_decode $(BENCH_ARGS)

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from camtrack.bench.load import LoadBench, format_table, write_outputs
 
@@ -20,6 +20,20 @@ class Command(BaseCommand):
         parser.add_argument("--out", default="bench-out")
 
     def handle(self, *args, **opts) -> None:
+        from django.conf import settings
+        from django.db import connection
+        from kombu import Connection
+
+        if connection.vendor == "sqlite":
+            raise CommandError(
+                "the load benchmark needs PostgreSQL and Redis: set DATABASE_URL and CELERY_BROKER_URL "
+                "(SQLite serialises every write and would measure only itself)"
+            )
+        try:
+            with Connection(settings.CELERY_BROKER_URL, connect_timeout=3) as conn:
+                conn.ensure_connection(max_retries=1)
+        except Exception as exc:
+            raise CommandError(f"broker at {settings.CELERY_BROKER_URL} does not answer: {exc}") from None
         bench = LoadBench(
             cameras=opts["cameras"],
             interval=opts["interval"],
