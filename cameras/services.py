@@ -151,11 +151,16 @@ def decode_backlog() -> int | None:
         return None
 
 
+# A camera that failed lately travels alone; a new one is assumed healthy until its first capture says
+# otherwise (isolating all new cameras made a thousand cameras added at once overload the queues).
+BATCHABLE = (Camera.Status.ONLINE, Camera.Status.NEW)
+
+
 def _batches(claimed: list[tuple], now: float) -> list[tuple[float, float, list[list]]]:
     """Group the claimed slots into capture tasks: (eta, expires, [[camera_id, slot], ...]).
 
     Healthy cameras whose slots fall within a short window share a task, so Celery's per-task cost
-    is paid once per batch; a camera that is not online travels alone, so a slow or dead camera
+    is paid once per batch; a degraded or offline camera travels alone, so a slow or dead camera
     never delays others. A batch starts at its last member's due time: nobody is captured early.
     """
     size, window, lag = settings.CAMTRACK_BATCH_SIZE, settings.CAMTRACK_BATCH_WINDOW_S, settings.CAMTRACK_MAX_LAG_S
@@ -163,7 +168,7 @@ def _batches(claimed: list[tuple], now: float) -> list[tuple[float, float, list[
     for camera_id, first_slot, next_slot, interval_s, timeout_s, status in claimed:
         slot = first_slot
         while slot < next_slot - 1e-6:
-            slots.append((max(slot, now), round(slot, 6), camera_id, timeout_s, status == Camera.Status.ONLINE))
+            slots.append((max(slot, now), round(slot, 6), camera_id, timeout_s, status in BATCHABLE))
             slot += interval_s
     slots.sort()
     batches: list[tuple[float, float, list[list]]] = []

@@ -102,11 +102,12 @@ def test_healthy_cameras_due_together_share_a_task_and_unhealthy_ones_travel_alo
     settings.CAMTRACK_BATCH_SIZE, settings.CAMTRACK_BATCH_WINDOW_S = 3, 0.1
     now = 100.0
     # (id, first slot, next slot, interval, timeout, status)
-    claimed = [(i, now + 0.01 * i, now + 5, 5.0, 2.0, "online") for i in range(1, 6)]
+    claimed = [(i, now + 0.01 * i, now + 5, 5.0, 2.0, "online" if i < 5 else "new") for i in range(1, 6)]
     claimed += [(9, now + 0.02, now + 5, 5.0, 2.0, "offline"), (10, now + 0.5, now + 5, 5.0, 2.0, "online")]
+    claimed += [(11, now + 0.03, now + 5, 5.0, 2.0, "degraded")]
     batches = _batches(claimed, now)
     members = sorted(sorted(c for c, _ in items) for _, _, items in batches)
-    assert members == [[1, 2, 3], [4, 5], [9], [10]]
+    assert members == [[1, 2, 3], [4, 5], [9], [10], [11]]
     for eta, expires, items in batches:
         assert eta == pytest.approx(max(slot for _, slot in items))  # nobody is captured before its slot
         assert expires > eta
