@@ -154,6 +154,7 @@ def decode_backlog() -> int | None:
 # A camera that failed lately travels alone; a new one is assumed healthy until its first capture says
 # otherwise (isolating all new cameras made a thousand cameras added at once overload the queues).
 BATCHABLE = (Camera.Status.ONLINE, Camera.Status.NEW)
+MAX_TASKS_PER_ROUND = 250
 
 
 def _batches(claimed: list[tuple], now: float) -> list[tuple[float, float, list[list]]]:
@@ -171,6 +172,9 @@ def _batches(claimed: list[tuple], now: float) -> list[tuple[float, float, list[
             slots.append((max(slot, now), round(slot, 6), camera_id, timeout_s, status in BATCHABLE))
             slot += interval_s
     slots.sort()
+    # A huge round (thousands due at once) is cut into at most MAX_TASKS_PER_ROUND tasks, so that
+    # publishing stays well under a second; steady rounds keep the configured size.
+    size = max(size, -(-len(slots) // MAX_TASKS_PER_ROUND))
     batches: list[tuple[float, float, list[list]]] = []
     current: list[tuple] = []
 

@@ -177,8 +177,8 @@ CAMTRACK_LEASE_SLACK_S = env.float("CAMTRACK_LEASE_SLACK_S", default=10.0)
 CAMTRACK_DISPATCH_LOOKAHEAD_S = env.float("CAMTRACK_DISPATCH_LOOKAHEAD_S", default=1.0)
 # Backpressure: a capture not started this long after its due time is dropped (counted as skipped),
 # and a dispatch round skips when more decode batches than this wait in the broker.
-CAMTRACK_MAX_LAG_S = env.float("CAMTRACK_MAX_LAG_S", default=2.0)
-CAMTRACK_MAX_DECODE_BACKLOG = env.int("CAMTRACK_MAX_DECODE_BACKLOG", default=25)
+CAMTRACK_MAX_LAG_S = env.float("CAMTRACK_MAX_LAG_S", default=1.0)
+CAMTRACK_MAX_DECODE_BACKLOG = env.int("CAMTRACK_MAX_DECODE_BACKLOG", default=6)
 # io workers cache a camera's capture settings this long (edits apply within it).
 CAMTRACK_CAMERA_CACHE_S = env.float("CAMTRACK_CAMERA_CACHE_S", default=10.0)
 # Healthy cameras due within this window share one capture task (and one decode task), up to this many.

@@ -126,3 +126,13 @@ def test_a_saturated_decode_stage_makes_the_round_skip(camera_factory, settings)
         assert cam.captures_skipped == 1 and cam.lease_until is None and cam.next_run_at > time.time()
     purge_queues()
     assert camera_dispatch_due(now=time.time() + 5).dispatched == 3
+
+
+def test_a_huge_round_is_cut_into_a_bounded_number_of_tasks():
+    from cameras.services import MAX_TASKS_PER_ROUND, _batches
+
+    now = 100.0
+    claimed = [(i, now - 0.5, now + 60, 60.0, 5.0, "online") for i in range(10_000)]
+    batches = _batches(claimed, now)
+    assert len(batches) <= MAX_TASKS_PER_ROUND
+    assert sorted(c for _, _, items in batches for c, _ in items) == list(range(10_000))
