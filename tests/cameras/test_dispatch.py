@@ -132,7 +132,7 @@ def test_a_huge_round_is_cut_into_a_bounded_number_of_tasks():
     from cameras.services import MAX_TASKS_PER_ROUND, _batches
 
     now = 100.0
-    claimed = [(i, now - 0.5, now + 60, 60.0, 5.0, "online") for i in range(10_000)]
+    claimed = [(i, now - 0.5, now + 59.5, 60.0, 5.0, "online") for i in range(10_000)]
     batches = _batches(claimed, now)
     assert len(batches) <= MAX_TASKS_PER_ROUND
     assert sorted(c for _, _, items in batches for c, _ in items) == list(range(10_000))
