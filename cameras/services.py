@@ -93,27 +93,32 @@ _SLOT = (
 _AFTER = f"({_SLOT} + interval_s * CEILING((%(horizon)s - {_SLOT}) / interval_s))"
 
 
-def _claim_due(now: float, horizon: float, *, saturated: bool = False) -> tuple[list[tuple], int]:
+def _claim_due(now: float, horizon: float, *, shed: float = 0.0) -> tuple[list[tuple], int]:
     """Claim every camera due before the horizon in one statement; count the due ones still in flight.
 
     A concurrent round blocks on the same rows and re-checks the WHERE clause after the first
     commits, so no camera is claimed twice. Schedules are fixed-rate: next_run_at moves by whole
-    intervals from the previous due time, skipping slots that already passed. When the pipeline is
-    saturated, every due camera skips this round instead (counted), which keeps queues bounded.
+    intervals from the previous due time, skipping slots that already passed. When decoding is
+    backed up, a share `shed` (0..1) of the due cameras skips this round (counted); which ones is
+    a hash of the camera and the round, so over time every camera sheds alike.
     """
     table = Camera._meta.db_table
-    params = {"now": now, "horizon": horizon, "slack": settings.CAMTRACK_LEASE_SLACK_S}
+    params = {
+        "now": now,
+        "horizon": horizon,
+        "slack": settings.CAMTRACK_LEASE_SLACK_S,
+        "round": int(now) % 1000,
+        "shed": int(shed * 1000),
+    }
     true = "TRUE" if connection.vendor == "postgresql" else "1"
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET next_run_at = {_AFTER}, captures_skipped = captures_skipped + 1 "
-            f"WHERE enabled = {true} AND next_run_at < %(horizon)s"
-            + ("" if saturated else " AND lease_until > %(now)s"),
+            f"WHERE enabled = {true} AND next_run_at < %(horizon)s AND (lease_until > %(now)s "
+            f"OR MOD(id * 7919 + %(round)s * 104729, 1000) < %(shed)s)",
             params,
         )
         skipped = cursor.rowcount
-        if saturated:
-            return [], skipped
         # SET expressions see the old row, RETURNING the new one: last_due_at carries the first slot.
         cursor.execute(
             f"UPDATE {table} SET last_due_at = {_SLOT}, next_run_at = {_AFTER}, "
@@ -135,6 +140,14 @@ def captures_dropped(*, items: list[list]) -> None:
     """Captures that expired in the queue: free their cameras and count the slots as skipped."""
     ids = [camera_id for camera_id, _ in items]
     Camera.objects.filter(pk__in=ids).update(lease_until=None, captures_skipped=F("captures_skipped") + 1)
+
+
+def load_shed(backlog: int | None) -> float:
+    """Share of due cameras to skip: none up to half the allowed backlog, all at one and a half times it."""
+    limit = settings.CAMTRACK_MAX_DECODE_BACKLOG
+    if not backlog or limit <= 0:
+        return 0.0
+    return min(1.0, max(0.0, (backlog - limit / 2) / limit))
 
 
 def decode_backlog() -> int | None:
@@ -207,10 +220,10 @@ def camera_dispatch_due(*, now: float | None = None, lookahead_s: float | None =
     now = time.time() if now is None else now
     lookahead_s = settings.CAMTRACK_DISPATCH_LOOKAHEAD_S if lookahead_s is None else lookahead_s
     backlog = decode_backlog()
-    saturated = backlog is not None and backlog > settings.CAMTRACK_MAX_DECODE_BACKLOG
-    if saturated:
-        logger.warning("dispatch: %d decode batches waiting; this round's cameras skip", backlog)
-    claimed, skipped = _claim_due(now, now + lookahead_s, saturated=saturated)
+    shed = load_shed(backlog)
+    if shed:
+        logger.warning("dispatch: %d decode tasks waiting; %.0f%% of this round's cameras skip", backlog, shed * 100)
+    claimed, skipped = _claim_due(now, now + lookahead_s, shed=shed)
     batches = _batches(claimed, now)
     sent = captures = 0
     try:

@@ -118,7 +118,7 @@ def test_a_saturated_decode_stage_makes_the_round_skip(camera_factory, settings)
 
     cams = camera_factory.create_batch(3, interval_s=5.0, next_run_at=time.time() - 0.5)
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.lpush("cpu", *[b"{}"] * (settings.CAMTRACK_MAX_DECODE_BACKLOG + 1))  # a backlog of decode work
+    client.lpush("cpu", *[b"{}"] * (2 * settings.CAMTRACK_MAX_DECODE_BACKLOG))  # a deep backlog of decode work
     result = camera_dispatch_due()
     assert (result.dispatched, result.skipped) == (0, 3)
     for cam in cams:
@@ -136,3 +136,20 @@ def test_a_huge_round_is_cut_into_a_bounded_number_of_tasks():
     batches = _batches(claimed, now)
     assert len(batches) <= MAX_TASKS_PER_ROUND
     assert sorted(c for _, _, items in batches for c, _ in items) == list(range(10_000))
+
+
+def test_a_moderate_backlog_sheds_a_share_of_the_round(settings):
+    import redis
+
+    now = time.time()
+    Camera.objects.bulk_create(
+        [
+            Camera(name=f"shed-{i}", url=f"http://127.0.0.1:9/{i}", interval_s=60, next_run_at=now - 1)
+            for i in range(400)
+        ]
+    )
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.lpush("cpu", *[b"{}"] * settings.CAMTRACK_MAX_DECODE_BACKLOG)  # half way: about half shed
+    result = camera_dispatch_due(now=now)
+    assert result.dispatched + result.skipped == 400
+    assert 120 <= result.skipped <= 280, result
