@@ -4,7 +4,7 @@ import datetime as dt
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from django.conf import settings
 
@@ -68,17 +68,13 @@ def _grab(camera: Camera) -> tuple[Frame | CaptureError, float, float]:
     return frame, ms, time.time()
 
 
-def snapshots_capture(*, items: list[list]) -> int:
-    """Capture every [camera_id, slot] of a batch; returns how many frames went on to decoding."""
+def _hand_over(done: list[tuple[Camera, float, tuple]]) -> int:
+    """Record failures, park the frames and send them to the cpu stage as one decode task."""
     from analytics.tasks import decode
 
-    cameras = _cameras([camera_id for camera_id, _ in items])
-    todo = [(cameras[camera_id], slot) for camera_id, slot in items if camera_id in cameras]
-    # One camera is grabbed right here; a batch side by side on the grab pool.
-    results = [_grab(todo[0][0])] if len(todo) == 1 else list(_grab_pool().map(_grab, [c for c, _ in todo]))
     frames: dict[str, bytes] = {}
     decode_items = []
-    for (camera, slot), (outcome, capture_ms, captured_ts) in zip(todo, results, strict=True):
+    for camera, slot, (outcome, capture_ms, captured_ts) in done:
         if isinstance(outcome, CaptureError):
             scheduled_at = dt.datetime.fromtimestamp(slot, tz=dt.UTC)
             snapshot_record_failure(camera=camera, scheduled_at=scheduled_at, error=outcome)
@@ -106,3 +102,21 @@ def snapshots_capture(*, items: list[list]) -> int:
             kwargsrepr="{}",
         )
     return len(decode_items)
+
+
+def snapshots_capture(*, items: list[list]) -> int:
+    """Capture every [camera_id, slot] of a batch; returns how many frames went on to decoding."""
+    cameras = _cameras([camera_id for camera_id, _ in items])
+    todo = [(cameras[camera_id], slot) for camera_id, slot in items if camera_id in cameras]
+    if len(todo) == 1:
+        camera, slot = todo[0]
+        return _hand_over([(camera, slot, _grab(camera))])
+    # A batch is grabbed side by side. Frames ready within CAMTRACK_STRAGGLER_S go on at once, so a
+    # camera that turned slow delays the others' results by that much at most, not by its timeout.
+    futures = {_grab_pool().submit(_grab, camera): (camera, slot) for camera, slot in todo}
+    ready, late = wait(futures, timeout=settings.CAMTRACK_STRAGGLER_S)
+    sent = _hand_over([(*futures[f], f.result()) for f in ready])
+    if late:
+        wait(late)
+        sent += _hand_over([(*futures[f], f.result()) for f in late])
+    return sent

@@ -177,7 +177,7 @@ CAMTRACK_LEASE_SLACK_S = env.float("CAMTRACK_LEASE_SLACK_S", default=10.0)
 CAMTRACK_DISPATCH_LOOKAHEAD_S = env.float("CAMTRACK_DISPATCH_LOOKAHEAD_S", default=1.0)
 # Backpressure: a capture not started this long after its due time is dropped (counted as skipped),
 # and a dispatch round skips when more decode batches than this wait in the broker.
-CAMTRACK_MAX_LAG_S = env.float("CAMTRACK_MAX_LAG_S", default=1.0)
+CAMTRACK_MAX_LAG_S = env.float("CAMTRACK_MAX_LAG_S", default=2.0)
 CAMTRACK_MAX_DECODE_BACKLOG = env.int("CAMTRACK_MAX_DECODE_BACKLOG", default=6)
 # io workers cache a camera's capture settings this long (edits apply within it).
 CAMTRACK_CAMERA_CACHE_S = env.float("CAMTRACK_CAMERA_CACHE_S", default=10.0)
@@ -186,6 +186,8 @@ CAMTRACK_BATCH_SIZE = env.int("CAMTRACK_BATCH_SIZE", default=16)
 CAMTRACK_BATCH_WINDOW_S = env.float("CAMTRACK_BATCH_WINDOW_S", default=0.1)
 # Threads per io worker process that grab the members of a batch concurrently.
 CAMTRACK_GRAB_THREADS = env.int("CAMTRACK_GRAB_THREADS", default=64)
+# Frames of a batch ready within this go to decoding at once; slower members follow on their own.
+CAMTRACK_STRAGGLER_S = env.float("CAMTRACK_STRAGGLER_S", default=0.5)
 CAMTRACK_SNAPSHOT_RETENTION_DAYS = env.int("CAMTRACK_SNAPSHOT_RETENTION_DAYS", default=7)
 
 LOGGING = {
