@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from cameras.models import Camera, CameraEvent, Snapshot
 from cameras.selectors import EMPTY_STATS, CaptureStats, camera_capture_stats
+from cameras.services import EDITABLE
 
 
 class CameraForm(forms.ModelForm):
@@ -19,20 +20,7 @@ class CameraForm(forms.ModelForm):
     class Meta:
         model = Camera
         # Scheduling and health state are the system's, not the operator's.
-        fields = [
-            "name",
-            "url",
-            "username",
-            "password",
-            "enabled",
-            "interval_s",
-            "timeout_s",
-            "formats",
-            "engine",
-            "transport",
-            "roi",
-            "downscale",
-        ]
+        fields = ["name", *EDITABLE]
 
     def clean_password(self) -> str:
         value = self.cleaned_data.get("password") or ""

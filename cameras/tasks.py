@@ -5,6 +5,7 @@ from django.db import OperationalError
 
 from cameras import capture as capture_stage
 from cameras import services
+from camtrack.celery import RELIABLE
 
 
 @shared_task(ignore_result=True)
@@ -16,15 +17,7 @@ def dispatch_due() -> dict:
 # items: [[camera_id, due unix time], ...]. Sources bound their own IO (the io pool is threads,
 # where Celery time limits don't apply). A database outage is retried; the lease keeps the
 # cameras from being dispatched meanwhile.
-@shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
-    ignore_result=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=2,
-    retry_backoff_max=30,
-    max_retries=10,
-)
+@shared_task(autoretry_for=(OperationalError,), **RELIABLE)
 def capture(items: list[list]) -> None:
     capture_stage.snapshots_capture(items=items)
 

@@ -7,6 +7,17 @@ from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "camtrack.settings")
 
+# Options of the tasks that must not lose work: acknowledged after they ran, re-delivered when their
+# worker dies (so they must be idempotent), retried through a database outage.
+RELIABLE = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "ignore_result": True,
+    "retry_backoff": 2,
+    "retry_backoff_max": 30,
+    "max_retries": 10,
+}
+
 app = Celery("camtrack")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = [Queue(name) for name in ("io", "cpu")]

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import shutil
 import socket
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from cameras.faultcheck import SilentListener
 from cameras.simulator import Simulator
 
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's, with gi; the venv has none
@@ -126,38 +126,9 @@ def simulator() -> Iterator[Simulator]:
         sim.stop()
 
 
-class SilentServer:
-    """Accepts TCP connections and never sends a byte: a camera stuck after accept()."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port: int = self.sock.getsockname()[1]
-        self.clients: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return  # closed
-            self.clients.append(conn)  # held open, never read or answered
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone does not
-        self.sock.close()
-        for conn in self.clients:
-            conn.close()
-        self._thread.join(2)
-
-
 @pytest.fixture
-def silent_tcp_server() -> Iterator[SilentServer]:
-    server = SilentServer()
+def silent_tcp_server() -> Iterator[SilentListener]:
+    server = SilentListener()
     try:
         yield server
     finally:
