@@ -11,6 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F
 
+from cameras import framestore
+
 from cameras.health import camera_mark_failure
 from cameras.models import Camera, Snapshot, split_credentials
 from cameras.sources import CaptureError, Frame, SourceConfig, grab
@@ -142,12 +144,28 @@ def captures_dropped(*, items: list[list]) -> None:
     Camera.objects.filter(pk__in=ids).update(lease_until=None, captures_skipped=F("captures_skipped") + 1)
 
 
+SHED_KEY = "camtrack:dispatch:shed"
+
+
 def load_shed(backlog: int | None) -> float:
-    """Share of due cameras to skip: none up to half the allowed backlog, all at one and a half times it."""
+    """Share of due cameras to skip this round, steered to hold the decode backlog near half its limit.
+
+    The share carries over from round to round (in Redis, so every dispatcher agrees): a share set
+    from one round's backlog alone swings between shedding everything and nothing, since a round's
+    effect shows in the backlog only a round later. It rises fast and falls slowly.
+    """
     limit = settings.CAMTRACK_MAX_DECODE_BACKLOG
-    if not backlog or limit <= 0:
+    if backlog is None or limit <= 0:
         return 0.0
-    return min(1.0, max(0.0, (backlog - limit / 2) / limit))
+    client = framestore.client()
+    try:
+        previous = float(client.get(SHED_KEY) or 0.0)
+    except Exception:  # the frame store down: shed nothing rather than stop dispatching
+        return 0.0
+    error = (backlog - limit / 2) / limit
+    shed = min(1.0, max(0.0, previous + (0.5 if error > 0 else 0.2) * error))
+    client.set(SHED_KEY, shed, ex=60)
+    return shed
 
 
 def decode_backlog() -> int | None:

@@ -39,7 +39,7 @@ def database_url() -> str:
 def purge_queues() -> None:
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     keys = list(client.scan_iter("camtrack:frame:*"))
-    client.delete("io", "cpu", "unacked", "unacked_index", *keys)
+    client.delete("io", "cpu", "unacked", "unacked_index", "camtrack:dispatch:shed", *keys)
 
 
 class Worker:

@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 
 from cameras.models import Camera
-from cameras.services import camera_dispatch_due, camera_upsert
+from cameras.services import camera_dispatch_due, camera_upsert, load_shed
 from tests.workers import purge_queues
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -119,6 +119,7 @@ def test_a_saturated_decode_stage_makes_the_round_skip(camera_factory, settings)
     cams = camera_factory.create_batch(3, interval_s=5.0, next_run_at=time.time() - 0.5)
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     client.lpush("cpu", *[b"{}"] * (2 * settings.CAMTRACK_MAX_DECODE_BACKLOG))  # a deep backlog of decode work
+    load_shed(2 * settings.CAMTRACK_MAX_DECODE_BACKLOG)  # the backlog has lasted a round already
     result = camera_dispatch_due()
     assert (result.dispatched, result.skipped) == (0, 3)
     for cam in cams:
@@ -149,7 +150,17 @@ def test_a_moderate_backlog_sheds_a_share_of_the_round(settings):
         ]
     )
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.lpush("cpu", *[b"{}"] * settings.CAMTRACK_MAX_DECODE_BACKLOG)  # half way: about half shed
+    client.lpush("cpu", *[b"{}"] * settings.CAMTRACK_MAX_DECODE_BACKLOG)  # a first round over target: a quarter
     result = camera_dispatch_due(now=now)
     assert result.dispatched + result.skipped == 400
-    assert 120 <= result.skipped <= 280, result
+    assert 50 <= result.skipped <= 150, result
+
+
+def test_shedding_rises_with_a_lasting_backlog_and_decays_once_it_clears(settings):
+    limit = settings.CAMTRACK_MAX_DECODE_BACKLOG
+    assert load_shed(0) == 0.0
+    assert load_shed(2 * limit) == pytest.approx(0.75)
+    assert load_shed(2 * limit) == 1.0
+    assert load_shed(limit // 2) == 1.0  # at the target the share holds
+    shares = [load_shed(0) for _ in range(12)]
+    assert shares[0] == pytest.approx(0.9) and shares == sorted(shares, reverse=True) and shares[-1] == 0.0
