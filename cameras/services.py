@@ -12,7 +12,6 @@ from django.db import connection, transaction
 from django.db.models import F
 
 from cameras import framestore
-
 from cameras.health import camera_mark_failure
 from cameras.models import Camera, Snapshot, split_credentials
 from cameras.sources import CaptureError, Frame, SourceConfig, grab
