@@ -518,9 +518,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve simulated HTTP cameras showing QR codes.")
     add_arguments(parser)
     opts = parser.parse_args(argv)
-    sim = from_options(vars(opts))
+    serve(from_options(vars(opts)), print)
+
+
+def serve(sim: Simulator, write: Callable[[str], object]) -> None:
+    """Serve in the foreground until Ctrl-C."""
     sim.start()
-    print_urls(sim, print)
+    print_urls(sim, write)
     try:
         while True:
             time.sleep(3600)

@@ -1,9 +1,7 @@
-import time
-
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from cameras.simulator import FAULTS, Simulator, add_arguments, from_options, print_urls
+from cameras.simulator import FAULTS, Simulator, add_arguments, from_options, serve
 
 
 class Command(BaseCommand):
@@ -24,15 +22,7 @@ class Command(BaseCommand):
                 self._register(sim, opts)
             except ValidationError as exc:
                 raise CommandError("; ".join(exc.messages)) from None
-        sim.start()
-        print_urls(sim, self.stdout.write)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            sim.stop()
+        serve(sim, self.stdout.write)
 
     def _register(self, sim: Simulator, opts: dict) -> None:
         from cameras.services import camera_upsert  # needs the app registry, unlike the simulator
