@@ -431,18 +431,23 @@ class _Handler(BaseHTTPRequestHandler):
         self._text(401, "authentication required\n", {"WWW-Authenticate": value})
 
     # --- faults --------------------------------------------------------------------------------
+    def _promise_jpeg(self, name: str) -> bytes:
+        """Headers announcing a whole JPEG, then closing: what the slow and truncated faults then break."""
+        data, _ = self.server.sim.snapshot(name)
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", "image/jpeg")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        return data
+
     def _fault(self, mode: str, name: str, query: dict[str, list[str]]) -> None:
         sim = self.server.sim
         if mode == "hang":
             self.close_connection = True
             sim.stopping.wait()
         elif mode == "slow":
-            data, _ = sim.snapshot(name)
-            self.close_connection = True
-            self.send_response(200)
-            self.send_header("Content-Type", "image/jpeg")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
+            data = self._promise_jpeg(name)
             try:
                 for i in range(0, len(data), 4):  # 16 bytes a second: a ~60 kB frame takes an hour
                     if sim.stopping.wait(0.25):
@@ -455,12 +460,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif mode == "html":
             self._send(200, LOGIN_PAGE, "image/jpeg")  # the lie some cameras tell
         elif mode == "truncated":
-            data, _ = sim.snapshot(name)
-            self.close_connection = True
-            self.send_response(200)
-            self.send_header("Content-Type", "image/jpeg")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
+            data = self._promise_jpeg(name)
             self.wfile.write(data[: len(data) // 2])
         elif mode == "bomb":
             self._send(200, sim._bomb, "image/jpeg")

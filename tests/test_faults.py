@@ -14,17 +14,10 @@ from django.core.management import call_command
 from cameras import faultcheck
 from cameras.models import Camera, Snapshot
 from cameras.services import camera_upsert
-from cameras.sources import CaptureError, SourceConfig, grab
+from tests.sources import timed_grab
 from tests.workers import database_url
 
 SLACK_S = 0.6  # what a capture may take past its timeout
-
-
-def timed_grab(url: str, timeout_s: float) -> tuple[CaptureError, float]:
-    start = time.monotonic()
-    with pytest.raises(CaptureError) as info:
-        grab(SourceConfig(url=url, timeout_s=timeout_s))
-    return info.value, time.monotonic() - start
 
 
 class RawServer:

@@ -1,23 +1,12 @@
 """HTTP snapshot and MJPEG sources against the camera simulator: frames, faults, auth, deadlines."""
 
-import time
-
 import pytest
 
 from analytics.decoders import decode_bytes
-from cameras.sources import CaptureError, SourceConfig, grab
+from cameras.sources import CaptureError
+from tests.sources import timed_grab
 
 SLACK_S = 2.0  # a capture may overrun its timeout by this much, never more
-
-
-def timed_grab(url: str, timeout_s: float = 2.0, **kwargs: str):
-    """(Frame or CaptureError, seconds taken)."""
-    start = time.monotonic()
-    try:
-        result = grab(SourceConfig(url=url, timeout_s=timeout_s, **kwargs))
-    except CaptureError as exc:
-        result = exc
-    return result, time.monotonic() - start
 
 
 def test_snapshot_is_the_exact_jpeg_the_camera_sent(simulator):

@@ -1,7 +1,6 @@
 """RTSP sources (PyAV) against a real GStreamer RTSP server: frames decode to the exact payload, every
 failure ends within the deadline, and the password never leaks into an error."""
 
-import time
 import uuid
 
 import cv2
@@ -9,8 +8,9 @@ import pytest
 
 from analytics.decoders import decode_bytes
 from cameras.simulator import _backgrounds, render_frame
-from cameras.sources import CaptureError, SourceConfig, grab
+from cameras.sources import CaptureError, SourceConfig
 from tests.servers.fixtures import x265_available
+from tests.sources import timed_grab
 
 SLACK_S = 2.0
 USER, PASSWORD = "viewer", "s3cr-et:pw@x"  # characters that must be escaped in a URL
@@ -35,15 +35,6 @@ def rtsp(rtsp_server, tmp_path_factory):
     )
 
 
-def timed_grab(url: str, timeout_s: float = 5.0, **kwargs: str):
-    start = time.monotonic()
-    try:
-        result = grab(SourceConfig(url=url, timeout_s=timeout_s, **kwargs))
-    except CaptureError as exc:
-        result = exc
-    return result, time.monotonic() - start
-
-
 def payloads(data: bytes) -> list[str]:
     return [code.text for code in decode_bytes(data, formats=["qr"]).codes]
 
@@ -52,7 +43,7 @@ def payloads(data: bytes) -> list[str]:
 def test_stream_frame_decodes_to_the_exact_payload(rtsp, mount):
     if mount == "h265" and not x265_available():
         pytest.skip("x265enc is not installed")
-    frame, took = timed_grab(rtsp.url(mount))
+    frame, took = timed_grab(rtsp.url(mount), 5.0)
     assert not isinstance(frame, CaptureError), frame
     assert (frame.kind, frame.width, frame.height) == ("jpeg", 1280, 720)
     assert payloads(frame.data) == [PAYLOADS[mount]]
@@ -60,13 +51,13 @@ def test_stream_frame_decodes_to_the_exact_payload(rtsp, mount):
 
 
 def test_udp_transport(rtsp):
-    frame, _ = timed_grab(rtsp.url("h264"), transport="udp")
+    frame, _ = timed_grab(rtsp.url("h264"), 5.0, transport="udp")
     assert not isinstance(frame, CaptureError), frame
     assert payloads(frame.data) == [PAYLOADS["h264"]]
 
 
 def test_auth_with_the_right_credentials(rtsp):
-    frame, _ = timed_grab(rtsp.url("locked"), username=USER, password=PASSWORD)
+    frame, _ = timed_grab(rtsp.url("locked"), 5.0, username=USER, password=PASSWORD)
     assert not isinstance(frame, CaptureError), frame
     assert payloads(frame.data) == [PAYLOADS["locked"]]
 
