@@ -17,10 +17,10 @@ $(STAMP): $(REQS)
 	@touch $(STAMP)
 
 demo: install
-	$(PY) -m camtrack.launcher demo
+	$(PY) -m devtools.launcher demo
 
 test: install
-	$(PY) -m camtrack.launcher test $(PYTEST_ARGS)
+	$(PY) -m devtools.launcher test $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from cameras.models import Camera, CameraEvent, Snapshot
 from cameras.selectors import EMPTY_STATS, CaptureStats, camera_capture_stats
-from cameras.services import EDITABLE
+from cameras.services import EDITABLE, camera_save, cameras_set_enabled
 
 
 class CameraForm(forms.ModelForm):
@@ -101,6 +101,10 @@ class CameraAdmin(admin.ModelAdmin):
     def get_changelist(self, request, **kwargs) -> type[ChangeList]:
         return CameraChangeList
 
+    def save_model(self, request, obj: Camera, form, change: bool) -> None:
+        # The one write path: credentials split out, validated, and scheduled like any other camera.
+        camera_save(camera=obj)
+
     @admin.display(description="status reason")
     def status_reason(self, camera: Camera) -> str:
         """Why the camera is in its status and since when, e.g. "offline since 12:03:04: timeout: ..."."""
@@ -124,12 +128,12 @@ class CameraAdmin(admin.ModelAdmin):
 
     @admin.action(description="Enable selected cameras")
     def enable(self, request, queryset) -> None:
-        n = queryset.update(enabled=True)
+        n = cameras_set_enabled(camera_ids=queryset.values_list("pk", flat=True), enabled=True)
         self.message_user(request, f"{n} cameras enabled.")
 
     @admin.action(description="Disable selected cameras")
     def disable(self, request, queryset) -> None:
-        n = queryset.update(enabled=False, lease_until=None)
+        n = cameras_set_enabled(camera_ids=queryset.values_list("pk", flat=True), enabled=False)
         self.message_user(request, f"{n} cameras disabled.")
 
 

@@ -44,12 +44,13 @@ def camera_mark_success(*, camera_id: int, at: dt.datetime) -> None:
             )
 
 
-def camera_mark_failure(*, camera_id: int, at: dt.datetime, error: str, detail: str) -> None:
+def camera_mark_failure(*, camera_id: int, at: dt.datetime, error: str, detail: str) -> Camera | None:
+    """Count a failed capture, step the camera towards offline and back off; returns the camera as it was."""
     reason = f"{error}: {detail}"[:300] if detail else error
     with transaction.atomic():
         camera = Camera.objects.select_for_update().filter(pk=camera_id).first()
         if camera is None:
-            return
+            return None
         failures = camera.consecutive_failures + 1
         status = Camera.Status.OFFLINE if failures >= OFFLINE_AFTER else Camera.Status.DEGRADED
         changes = {
@@ -66,3 +67,4 @@ def camera_mark_failure(*, camera_id: int, at: dt.datetime, error: str, detail: 
             changes["status_since"] = at
             CameraEvent.objects.create(camera_id=camera_id, at=at, status=status, previous=camera.status, reason=reason)
         Camera.objects.filter(pk=camera_id).update(**changes)
+    return camera

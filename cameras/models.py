@@ -1,24 +1,12 @@
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from cameras.codes import ENGINES, FORMATS
+
 SCHEMES = ("rtsp", "rtsps", "http", "https", "file")
-FORMAT_CHOICES = (
-    "qr",
-    "microqr",
-    "datamatrix",
-    "aztec",
-    "code128",
-    "code39",
-    "ean13",
-    "ean8",
-    "upca",
-    "upce",
-    "itf",
-    "pdf417",
-)
 
 
 def split_credentials(url: str) -> tuple[str, str, str]:
@@ -30,8 +18,6 @@ def split_credentials(url: str) -> tuple[str, str, str]:
     if ":" in host:
         host = f"[{host}]"
     netloc = f"{host}:{parts.port}" if parts.port else host
-    from urllib.parse import unquote
-
     clean = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
     return clean, unquote(parts.username or ""), unquote(parts.password or "")
 
@@ -50,9 +36,14 @@ def validate_camera_url(url: str) -> None:
 
 
 def validate_formats(value: str) -> None:
-    unknown = [f for f in value.split(",") if f.strip() and f.strip() not in FORMAT_CHOICES]
+    unknown = [f for f in value.split(",") if f.strip() and f.strip() not in FORMATS]
     if unknown or not value.strip():
-        raise ValidationError(f"formats must be a comma list of {', '.join(FORMAT_CHOICES)}")
+        raise ValidationError(f"formats must be a comma list of {', '.join(FORMATS)}")
+
+
+def validate_engine(value: str) -> None:
+    if value and value not in ENGINES:
+        raise ValidationError(f"engine must be one of {', '.join(ENGINES)}, or blank for the default")
 
 
 def validate_roi(value: str) -> None:
@@ -82,7 +73,9 @@ class Camera(models.Model):
     interval_s = models.FloatField(default=5.0, validators=[MinValueValidator(0.5)])
     timeout_s = models.FloatField(default=5.0, validators=[MinValueValidator(0.1)])
     formats = models.CharField(max_length=200, default="qr", validators=[validate_formats])
-    engine = models.CharField(max_length=10, blank=True, help_text="zxing or zbar; blank: the default")
+    engine = models.CharField(
+        max_length=10, blank=True, validators=[validate_engine], help_text="zxing or zbar; blank: the default"
+    )
     transport = models.CharField(max_length=3, choices=Transport.choices, default=Transport.TCP)
     roi = models.CharField(
         max_length=40, blank=True, validators=[validate_roi], help_text="x,y,width,height to decode; blank: all"
@@ -121,6 +114,8 @@ class Camera(models.Model):
         return f"<Camera {self.pk} {self.name}>"
 
     def save(self, *args: object, **kwargs: object) -> None:
+        # An invariant, not a write path: whatever saves a camera, a stored URL never carries
+        # credentials (cameras.services.camera_save is where cameras are created and changed).
         clean, user, password = split_credentials(self.url)
         if clean != self.url:
             self.url = clean

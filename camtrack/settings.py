@@ -48,9 +48,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    # Upstream to downstream, the way data flows (see README "Reading the code").
     "cameras",
-    "analytics",
-    "camtrack",
+    "detections",
+    "pipeline",
+    "web",
+    "devtools",
 ]
 
 MIDDLEWARE = [
@@ -69,7 +72,7 @@ WSGI_APPLICATION = "camtrack.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "camtrack" / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -112,7 +115,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "camtrack.pagination.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "web.pagination.Pagination",
     "PAGE_SIZE": 100,
     # `format` is a detection filter here, not DRF's renderer override.
     "URL_FORMAT_OVERRIDE": None,
@@ -149,6 +152,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "io"
 CELERY_TASK_CREATE_MISSING_QUEUES = False
 CELERY_TASK_QUEUES_NAMES = ("io", "cpu")
+# Task names are pinned in pipeline/tasks.py (they keep the names of their first release).
 CELERY_TASK_ROUTES = {
     "cameras.tasks.dispatch_due": {"queue": "io"},
     "cameras.tasks.capture": {"queue": "io"},

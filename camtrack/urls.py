@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from analytics import views
-from analytics.api import CameraViewSet, DetectionViewSet
+from web import views
+from web.api import CameraViewSet, DetectionViewSet
 
 router = DefaultRouter()
 router.register("cameras", CameraViewSet, basename="camera")

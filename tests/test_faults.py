@@ -11,9 +11,9 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from cameras import faultcheck
 from cameras.models import Camera, Snapshot
 from cameras.services import camera_upsert
+from devtools import faultcheck
 from tests.sources import timed_grab
 from tests.workers import database_url
 

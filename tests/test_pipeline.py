@@ -16,10 +16,11 @@ from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from analytics.models import Detection
 from cameras.models import Camera, Snapshot
-from cameras.services import camera_dispatch_due, camera_upsert
-from tests import framegen
+from cameras.services import camera_upsert
+from detections.models import Detection
+from devtools import framegen
+from pipeline.dispatch import camera_dispatch_due
 from tests.workers import ROOT, procfile_line, purge_queues
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -193,7 +194,7 @@ def test_killed_cpu_process_mid_task_loses_and_doubles_nothing(celery_workers, s
 
 
 def test_a_capture_that_expires_in_the_queue_frees_its_camera(celery_workers, simulator):
-    from cameras.tasks import capture
+    from pipeline.tasks import capture
 
     cam, _ = camera_upsert(name="late-cam", url=simulator.url("late-cam"), interval_s=60, timeout_s=2.0)
     Camera.objects.filter(pk=cam.pk).update(lease_until=time.time() + 100)

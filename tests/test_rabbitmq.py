@@ -10,8 +10,8 @@ import uuid
 import pytest
 from django.conf import settings
 
-from analytics.models import Detection
 from cameras.services import camera_upsert
+from detections.models import Detection
 from tests.workers import ROOT, Worker, database_url
 
 AMQP_URL = os.environ.get("CAMTRACK_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")

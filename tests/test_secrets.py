@@ -16,12 +16,14 @@ from django.core.management import call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
-from cameras.capture import snapshots_capture
 from cameras.models import Camera, CameraEvent, Snapshot
-from cameras.services import camera_dispatch_due, camera_upsert
-from cameras.simulator import Simulator
+from cameras.services import camera_upsert
 from cameras.sources import CaptureError, SourceConfig, grab
-from tests.servers.fixtures import free_port
+from devtools.net import free_port
+from devtools.simulator import Simulator
+from pipeline.capture import snapshots_capture
+from pipeline.dispatch import camera_dispatch_due
+from pipeline.messages import CaptureSlot
 from tests.test_pipeline import wait_for
 from tests.workers import purge_queues
 
@@ -79,7 +81,7 @@ def test_password_appears_nowhere(celery_workers, published, caplog):
             Camera.objects.values("name", "status", "last_error")
         )
         # The io service in this process too, so the decode message it publishes is recorded here.
-        snapshots_capture(items=[[Camera.objects.get(name="sec-good").pk, round(time.time() + 1000, 6)]])
+        snapshots_capture(slots=[CaptureSlot(Camera.objects.get(name="sec-good").pk, round(time.time() + 1000, 6))])
         assert any("analytics.tasks.decode" in m for m in published)
         assert any("cameras.tasks.capture" in m for m in published)
 

@@ -10,8 +10,8 @@ from rest_framework.test import APIClient
 
 from cameras.health import BACKOFF_CAP_S, OFFLINE_AFTER, backoff_s, camera_mark_failure, camera_mark_success
 from cameras.models import Camera, CameraEvent, Snapshot
+from cameras.schedule import cameras_claim_due
 from cameras.selectors import camera_capture_stats
-from cameras.services import _claim_due
 from tests.factories import CameraFactory
 
 pytestmark = pytest.mark.django_db
@@ -81,7 +81,7 @@ def test_backoff_doubles_up_to_its_cap():
 
 def _claim(now: float) -> list[int]:
     # A horizon just past now: what one dispatch round at `now` claims.
-    return [row[0] for row in _claim_due(now, now + 0.01)[0]]
+    return [row[0] for row in cameras_claim_due(now=now, horizon=now + 0.01)[0]]
 
 
 def test_offline_camera_is_not_dispatched_until_its_backoff_ends():

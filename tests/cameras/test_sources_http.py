@@ -2,8 +2,8 @@
 
 import pytest
 
-from analytics.decoders import decode_bytes
 from cameras.sources import CaptureError
+from detections.decoders import decode_bytes
 from tests.sources import timed_grab
 
 SLACK_S = 2.0  # a capture may overrun its timeout by this much, never more

@@ -6,9 +6,9 @@ import uuid
 import cv2
 import pytest
 
-from analytics.decoders import decode_bytes
-from cameras.simulator import _backgrounds, render_frame
 from cameras.sources import CaptureError, SourceConfig
+from detections.decoders import decode_bytes
+from devtools.simulator import _backgrounds, render_frame
 from tests.servers.fixtures import x265_available
 from tests.sources import timed_grab
 

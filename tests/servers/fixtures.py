@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import shutil
-import socket
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -14,18 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from cameras.faultcheck import SilentListener
-from cameras.simulator import Simulator
+from devtools.net import SilentListener, free_port
+from devtools.simulator import Simulator
 
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's, with gi; the venv has none
 RTSP_SERVER = Path(__file__).with_name("rtsp_server.py")
 READY_TIMEOUT_S = 15.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @functools.cache

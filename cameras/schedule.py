@@ -1,0 +1,70 @@
+"""Camera schedules: claiming the slots that fall due, and giving back the ones not served.
+
+Due times are fixed-rate, in Unix seconds, so one portable UPDATE does the arithmetic; a lease
+(``lease_until``) marks a camera whose capture is in flight so it is never claimed twice.
+"""
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+
+from cameras.models import Camera
+
+# The latest slot at or before now (or the first future one), then the first slot past the horizon.
+_SLOT = (
+    "(next_run_at + interval_s * "
+    "(CASE WHEN next_run_at < %(now)s THEN FLOOR((%(now)s - next_run_at) / interval_s) ELSE 0 END))"
+)
+_AFTER = f"({_SLOT} + interval_s * CEILING((%(horizon)s - {_SLOT}) / interval_s))"
+
+
+def cameras_claim_due(*, now: float, horizon: float, shed: float = 0.0) -> tuple[list[tuple], int]:
+    """Claim every camera due before the horizon in one statement; count the due ones still in flight.
+
+    Returns ([(id, first_slot, next_slot, interval_s, timeout_s, status), ...], skipped).
+    A concurrent round blocks on the same rows and re-checks the WHERE clause after the first
+    commits, so no camera is claimed twice. next_run_at moves by whole intervals from the previous
+    due time, skipping slots that already passed. When decoding is backed up, a share ``shed``
+    (0..1) of the due cameras skips this round (counted); which ones is a hash of the camera and
+    the round, so over time every camera sheds alike. A camera saved without a schedule (by any
+    path) is due now.
+    """
+    table = Camera._meta.db_table
+    params = {
+        "now": now,
+        "horizon": horizon,
+        "slack": settings.CAMTRACK_LEASE_SLACK_S,
+        "round": int(now) % 1000,
+        "shed": int(shed * 1000),
+    }
+    true = "TRUE" if connection.vendor == "postgresql" else "1"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET next_run_at = %(now)s WHERE next_run_at IS NULL", params)
+        cursor.execute(
+            f"UPDATE {table} SET next_run_at = {_AFTER}, captures_skipped = captures_skipped + 1 "
+            f"WHERE enabled = {true} AND next_run_at < %(horizon)s AND (lease_until > %(now)s "
+            f"OR MOD(id * 7919 + %(round)s * 104729, 1000) < %(shed)s)",
+            params,
+        )
+        skipped = cursor.rowcount
+        # SET expressions see the old row, RETURNING the new one: last_due_at carries the first slot.
+        cursor.execute(
+            f"UPDATE {table} SET last_due_at = {_SLOT}, next_run_at = {_AFTER}, "
+            f"lease_until = {_AFTER} + timeout_s + %(slack)s "
+            f"WHERE enabled = {true} AND next_run_at < %(horizon)s "
+            f"AND (lease_until IS NULL OR lease_until <= %(now)s) "
+            f"RETURNING id, last_due_at, next_run_at, interval_s, timeout_s, status",
+            params,
+        )
+        claimed = cursor.fetchall()
+    return claimed, skipped
+
+
+def cameras_release(*, camera_ids: list[int]) -> None:
+    """Give leases back unserved (the broker refused the captures): the next round tries again."""
+    Camera.objects.filter(pk__in=camera_ids).update(lease_until=None)
+
+
+def captures_dropped(*, camera_ids: list[int]) -> None:
+    """Captures that expired in the queue: free their cameras and count the slots as skipped."""
+    Camera.objects.filter(pk__in=camera_ids).update(lease_until=None, captures_skipped=F("captures_skipped") + 1)

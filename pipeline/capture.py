@@ -1,0 +1,131 @@
+"""Stage 2, capture (io, threads): grab the frames of a batch of due cameras, park them in the frame
+store and hand them to decoding as one task; record the slots that could not be captured."""
+
+import datetime as dt
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
+
+from django.conf import settings
+
+from cameras.models import Camera
+from cameras.services import snapshot_record_failure, source_config
+from cameras.sources import CaptureError, Frame, grab
+from pipeline import framestore
+from pipeline.messages import CaptureSlot, FrameReady
+
+_camera_cache: dict[int, tuple[float, Camera]] = {}
+_CAMERA_FIELDS = (
+    "roi",
+    "downscale",
+    "id",
+    "name",
+    "url",
+    "username",
+    "password",
+    "timeout_s",
+    "transport",
+    "formats",
+    "engine",
+    "interval_s",
+)
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+_pool_lock = threading.Lock()
+
+
+def _cameras(ids: list[int]) -> dict[int, Camera]:
+    """Capture settings, cached briefly per process: at hundreds of captures a second one SELECT
+    each is a measurable share of the io stage. Edits apply within CAMTRACK_CAMERA_CACHE_S."""
+    now = time.monotonic()
+    found = {}
+    missing = []
+    for camera_id in ids:
+        hit = _camera_cache.get(camera_id)
+        if hit is not None and hit[0] > now:
+            found[camera_id] = hit[1]
+        else:
+            missing.append(camera_id)
+    if missing:
+        for camera in Camera.objects.filter(pk__in=missing).only(*_CAMERA_FIELDS):
+            _camera_cache[camera.pk] = (now + settings.CAMTRACK_CAMERA_CACHE_S, camera)
+            found[camera.pk] = camera
+    return found
+
+
+def frame_capture(*, camera: Camera) -> tuple[Frame, float]:
+    """Grab one frame within the camera's timeout; returns the frame and the milliseconds it took."""
+    start = time.perf_counter()
+    frame = grab(source_config(camera))
+    return frame, (time.perf_counter() - start) * 1000
+
+
+def _grab_pool() -> ThreadPoolExecutor:
+    # Members of a batch are grabbed side by side so one slow camera adds nothing to the others.
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(settings.CAMTRACK_GRAB_THREADS, thread_name_prefix="grab"))
+        return _pool[1]
+
+
+def _grab(camera: Camera) -> tuple[Frame | CaptureError, float, float]:
+    try:
+        frame, ms = frame_capture(camera=camera)
+    except CaptureError as exc:
+        return exc, 0.0, time.time()
+    return frame, ms, time.time()
+
+
+def _hand_over(done: list[tuple[Camera, float, tuple]]) -> int:
+    """Record failures, park the frames and send them to the cpu stage as one decode task."""
+    from pipeline.tasks import decode
+
+    frames: dict[str, bytes] = {}
+    ready: list[FrameReady] = []
+    for camera, slot, (outcome, capture_ms, captured_ts) in done:
+        if isinstance(outcome, CaptureError):
+            scheduled_at = dt.datetime.fromtimestamp(slot, tz=dt.UTC)
+            snapshot_record_failure(camera_id=camera.pk, scheduled_at=scheduled_at, error=outcome)
+            continue
+        frames[framestore.frame_key(camera.pk, slot)] = outcome.data
+        ready.append(
+            FrameReady(
+                camera_id=camera.pk,
+                slot=slot,
+                captured_ts=captured_ts,
+                capture_ms=round(capture_ms, 2),
+                nbytes=len(outcome.data),
+                formats=camera.formats,
+                engine=camera.engine,
+                roi=camera.roi,
+                downscale=camera.downscale,
+            )
+        )
+    if ready:
+        framestore.frames_put(frames)
+        decode.apply_async(
+            ([f.to_json() for f in ready],),
+            expires=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=settings.CAMTRACK_FRAME_TTL_S),
+            argsrepr=f"[{len(ready)} frames: {ready[0].camera_id}...]",
+            kwargsrepr="{}",
+        )
+    return len(ready)
+
+
+def snapshots_capture(*, slots: list[CaptureSlot]) -> int:
+    """Capture every slot of a batch; returns how many frames went on to decoding."""
+    cameras = _cameras([s.camera_id for s in slots])
+    todo = [(cameras[s.camera_id], s.slot) for s in slots if s.camera_id in cameras]
+    if len(todo) == 1:
+        camera, slot = todo[0]
+        return _hand_over([(camera, slot, _grab(camera))])
+    # A batch is grabbed side by side. Frames ready within CAMTRACK_STRAGGLER_S go on at once, so a
+    # camera that turned slow delays the others' results by that much at most, not by its timeout.
+    futures = {_grab_pool().submit(_grab, camera): (camera, slot) for camera, slot in todo}
+    ready, late = wait(futures, timeout=settings.CAMTRACK_STRAGGLER_S)
+    sent = _hand_over([(*futures[f], f.result()) for f in ready])
+    if late:
+        wait(late)
+        sent += _hand_over([(*futures[f], f.result()) for f in late])
+    return sent

@@ -1,0 +1,149 @@
+"""Stage 1, dispatch (beat → io): claim the cameras due before the next round and enqueue their captures."""
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from cameras.models import Camera
+from cameras.schedule import cameras_claim_due, cameras_release
+from pipeline import framestore
+from pipeline.messages import CaptureSlot
+
+logger = logging.getLogger(__name__)
+
+SHED_KEY = "camtrack:dispatch:shed"
+# A camera that failed lately travels alone; a new one is assumed healthy until its first capture says
+# otherwise (isolating all new cameras made a thousand cameras added at once overload the queues).
+BATCHABLE = (Camera.Status.ONLINE, Camera.Status.NEW)
+MAX_TASKS_PER_ROUND = 250
+
+
+@dataclass
+class DispatchResult:
+    dispatched: int  # captures enqueued (a camera faster than the round gets one per slot)
+    skipped: int
+    elapsed_ms: float
+
+
+def _ts(value: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(value, tz=dt.UTC)
+
+
+def load_shed(backlog: int | None) -> float:
+    """Share of due cameras to skip this round, steered to hold the decode backlog near half its limit.
+
+    The share carries over from round to round (in Redis, so every dispatcher agrees): a share set
+    from one round's backlog alone swings between shedding everything and nothing, since a round's
+    effect shows in the backlog only a round later. It rises fast and falls slowly.
+    """
+    limit = settings.CAMTRACK_MAX_DECODE_BACKLOG
+    if backlog is None or limit <= 0:
+        return 0.0
+    client = framestore.client()
+    try:
+        previous = float(client.get(SHED_KEY) or 0.0)
+    except Exception:  # the frame store down: shed nothing rather than stop dispatching
+        return 0.0
+    error = (backlog - limit / 2) / limit
+    shed = min(1.0, max(0.0, previous + (0.5 if error > 0 else 0.2) * error))
+    client.set(SHED_KEY, shed, ex=60)
+    return shed
+
+
+def decode_backlog() -> int | None:
+    """Decode tasks waiting in the broker (each up to CAMTRACK_BATCH_SIZE frames); None if unknown."""
+    from camtrack.celery import app
+
+    try:
+        with app.pool.acquire(block=True, timeout=2) as conn:
+            return conn.default_channel.queue_declare(queue="cpu", passive=True).message_count
+    except Exception as exc:  # no queue yet, or a broker hiccup: dispatch anyway, the next round asks again
+        if "NOT_FOUND" in str(exc) or "404" in str(exc):
+            return 0
+        logger.warning("dispatch: could not read the cpu queue length: %s", exc)
+        return None
+
+
+def capture_batches(claimed: list[tuple], now: float) -> list[tuple[float, float, list[CaptureSlot]]]:
+    """Group the claimed slots into capture tasks: (eta, expires, slots).
+
+    Healthy cameras whose slots fall within a short window share a task, so Celery's per-task cost
+    is paid once per batch; a degraded or offline camera travels alone, so a slow or dead camera
+    never delays others. A batch starts at its last member's due time: nobody is captured early.
+    """
+    size, window, lag = settings.CAMTRACK_BATCH_SIZE, settings.CAMTRACK_BATCH_WINDOW_S, settings.CAMTRACK_MAX_LAG_S
+    slots = []
+    for camera_id, first_slot, next_slot, interval_s, _timeout_s, status in claimed:
+        slot = first_slot
+        while slot < next_slot - 1e-6:
+            slots.append((max(slot, now), round(slot, 6), camera_id, status in BATCHABLE))
+            slot += interval_s
+    slots.sort()
+    # A huge round (thousands due at once) is cut into at most MAX_TASKS_PER_ROUND tasks, so that
+    # publishing stays well under a second; steady rounds keep the configured size.
+    size = max(size, -(-len(slots) // MAX_TASKS_PER_ROUND))
+    batches: list[tuple[float, float, list[CaptureSlot]]] = []
+    current: list[tuple] = []
+
+    def close() -> None:
+        if current:
+            start = current[-1][0]
+            batches.append((start, start + lag, [CaptureSlot(camera_id=c[2], slot=c[1]) for c in current]))
+            current.clear()
+
+    for item in slots:
+        if not item[3]:
+            batches.append((item[0], item[0] + lag, [CaptureSlot(camera_id=item[2], slot=item[1])]))
+            continue
+        if current and (len(current) >= size or item[0] - current[0][0] > window):
+            close()
+        current.append(item)
+    close()
+    return batches
+
+
+def camera_dispatch_due(*, now: float | None = None, lookahead_s: float | None = None) -> DispatchResult:
+    """One dispatch round: claim the cameras due before the next round and enqueue their captures.
+
+    Captures due later in this round's window carry an ETA, so a camera starts on its due time
+    rather than on the next beat tick; a camera with an interval shorter than the window gets one
+    capture per slot in it.
+    """
+    from pipeline.tasks import capture
+
+    start = time.perf_counter()
+    now = time.time() if now is None else now
+    lookahead_s = settings.CAMTRACK_DISPATCH_LOOKAHEAD_S if lookahead_s is None else lookahead_s
+    backlog = decode_backlog()
+    shed = load_shed(backlog)
+    if shed:
+        logger.warning("dispatch: %d decode tasks waiting; %.0f%% of this round's cameras skip", backlog, shed * 100)
+    claimed, skipped = cameras_claim_due(now=now, horizon=now + lookahead_s, shed=shed)
+    batches = capture_batches(claimed, now)
+    sent = captures = 0
+    try:
+        with capture.app.producer_or_acquire() as producer:
+            for eta, expires, slots in batches:
+                # A capture that cannot start within CAMTRACK_MAX_LAG_S of its slot expires unrun:
+                # late frames would only add latency (see tasks.on_capture_expired).
+                # An explicit argsrepr spares Celery a saferepr of every argument (a third of the
+                # publish cost measured at 10,000 cameras); Flower shows this text instead.
+                capture.apply_async(
+                    ([s.to_json() for s in slots],),
+                    producer=producer,
+                    eta=_ts(eta) if eta > now + 0.005 else None,
+                    expires=_ts(expires),
+                    argsrepr=f"[{len(slots)} cameras: {slots[0].camera_id}...]",
+                    kwargsrepr="{}",
+                )
+                sent += 1
+                captures += len(slots)
+    except Exception:
+        # Broker down: give the unsent cameras back so the next round can try them again.
+        logger.exception("dispatch: broker refused after %d of %d capture tasks", sent, len(batches))
+        cameras_release(camera_ids=[s.camera_id for _, _, slots in batches[sent:] for s in slots])
+        raise
+    return DispatchResult(dispatched=captures, skipped=skipped, elapsed_ms=(time.perf_counter() - start) * 1000)

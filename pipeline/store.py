@@ -1,0 +1,194 @@
+"""Stage 4, store (cpu): snapshots, their detections and their cameras' health, each slot exactly once."""
+
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+
+from cameras.health import camera_mark_success
+from cameras.models import Camera, Snapshot
+from detections.decoders import Code, DecodeResult
+from detections.models import Detection
+
+logger = logging.getLogger(__name__)
+
+
+def _storable(code: Code) -> tuple[str, bytes | None]:
+    """Text columns cannot hold NUL: such payloads keep their exact bytes in raw, the text shows U+FFFD."""
+    if "\x00" not in code.text:
+        return code.text, code.raw
+    return code.text.replace("\x00", "\ufffd"), code.raw if code.raw is not None else code.text.encode()
+
+
+def _detections(
+    camera_id: int,
+    snapshot_id: int | None,
+    result: DecodeResult,
+    scheduled_at: dt.datetime,
+    captured_at: dt.datetime,
+    now: dt.datetime,
+) -> list[Detection]:
+    detections = []
+    for i, code in enumerate(result.codes):
+        text, raw = _storable(code)
+        detections.append(
+            Detection(
+                snapshot_id=snapshot_id,
+                camera_id=camera_id,
+                seq=i,
+                format=code.format,
+                text=text,
+                raw=raw,
+                position=code.position,
+                engine=code.engine,
+                scheduled_at=scheduled_at,
+                captured_at=captured_at,
+                created_at=now,
+            )
+        )
+    return detections
+
+
+@dataclass
+class StoreEntry:
+    camera_id: int
+    scheduled_at: dt.datetime
+    captured_at: dt.datetime
+    capture_ms: float
+    nbytes: int
+    result: DecodeResult
+
+
+def _store_orm(entries: list[StoreEntry], now: dt.datetime) -> list[int]:
+    stored = []
+    with transaction.atomic():
+        for e in entries:
+            try:
+                with transaction.atomic():
+                    snapshot = Snapshot.objects.create(
+                        camera_id=e.camera_id,
+                        scheduled_at=e.scheduled_at,
+                        captured_at=e.captured_at,
+                        finished_at=now,
+                        width=e.result.width,
+                        height=e.result.height,
+                        bytes=e.nbytes,
+                        capture_ms=e.capture_ms,
+                        decode_ms=round(e.result.ms, 2),
+                        status=Snapshot.Status.OK,
+                    )
+                    detections = _detections(e.camera_id, snapshot.pk, e.result, e.scheduled_at, e.captured_at, now)
+                    if detections:
+                        Detection.objects.bulk_create(detections)
+            except IntegrityError:
+                if not Snapshot.objects.filter(camera_id=e.camera_id, scheduled_at=e.scheduled_at).exists():
+                    raise
+                continue
+            camera_mark_success(camera_id=e.camera_id, at=now)
+            stored.append(e.camera_id)
+    return stored
+
+
+def _store_postgres(entries: list[StoreEntry], now: dt.datetime) -> list[int]:
+    """The same writes as _store_orm in one statement: one round trip for a whole batch.
+
+    A snapshot already stored (a redelivered task) is skipped by ON CONFLICT, and so are its
+    detections and its camera update, which join on the rows actually inserted.
+    """
+    snap, det, cam = Snapshot._meta.db_table, Detection._meta.db_table, Camera._meta.db_table
+    snap_rows, det_rows, params, det_params = [], [], [], []
+    for e in entries:
+        snap_rows.append("(%s, %s, %s, %s, %s, %s, %s, %s, %s, 'ok', '', '')")
+        params += [
+            e.camera_id,
+            e.scheduled_at,
+            e.captured_at,
+            now,
+            e.result.width,
+            e.result.height,
+            e.nbytes,
+            e.capture_ms,
+            round(e.result.ms, 2),
+        ]
+        for i, code in enumerate(e.result.codes):
+            text, raw = _storable(code)
+            det_rows.append("(%s, %s::timestamptz, %s::timestamptz, %s, %s, %s, %s::bytea, %s::jsonb, %s)")
+            det_params += [
+                e.camera_id,
+                e.scheduled_at,
+                e.captured_at,
+                i,
+                code.format,
+                text,
+                raw,
+                json.dumps(code.position),
+                code.engine,
+            ]
+    sql = (
+        f"WITH snap AS (INSERT INTO {snap} (camera_id, scheduled_at, captured_at, finished_at, width, height, "
+        f"bytes, capture_ms, decode_ms, status, error, error_detail) VALUES {', '.join(snap_rows)} "
+        f"ON CONFLICT (camera_id, scheduled_at) DO NOTHING RETURNING id, camera_id, scheduled_at)"
+    )
+    if det_rows:
+        sql += (
+            f", det AS (INSERT INTO {det} (snapshot_id, camera_id, seq, format, text, raw, position, engine, "
+            f"scheduled_at, captured_at, created_at) "
+            f"SELECT snap.id, v.camera_id, v.seq, v.format, v.text, v.raw, v.position, v.engine, v.scheduled_at, "
+            f"v.captured_at, %s FROM snap JOIN (VALUES {', '.join(det_rows)}) "
+            f"AS v(camera_id, scheduled_at, captured_at, seq, format, text, raw, position, engine) "
+            f"ON snap.camera_id = v.camera_id AND snap.scheduled_at = v.scheduled_at)"
+        )
+        params += [now, *det_params]
+    sql += (
+        f", done AS (SELECT camera_id, count(*) AS n FROM snap GROUP BY camera_id)"
+        f", cam AS (UPDATE {cam} SET captures_ok = captures_ok + done.n, consecutive_failures = 0, "
+        f"last_capture_at = %s, lease_until = NULL FROM done WHERE {cam}.id = done.camera_id AND status = 'online' "
+        f"RETURNING {cam}.id) "
+        f"SELECT (SELECT array_agg(camera_id) FROM done), (SELECT array_agg(id) FROM cam)"
+    )
+    params.append(now)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        stored, updated = cursor.fetchone()
+    for camera_id in set(stored or []) - set(updated or []):
+        camera_mark_success(camera_id=camera_id, at=now)  # a status change: logged as an event
+    return list(stored or [])
+
+
+def snapshots_store(entries: list[StoreEntry]) -> int:
+    """Write snapshots, their detections and their cameras' health atomically; returns how many were new.
+
+    A slot already stored (a redelivered task) is skipped: nothing is doubled.
+    """
+    if not entries:
+        return 0
+    store = _store_postgres if connection.vendor == "postgresql" else _store_orm
+    stored = store(entries, dt.datetime.now(dt.UTC))
+    if len(stored) < len(entries):
+        logger.info("%d of %d snapshots were already stored", len(entries) - len(stored), len(entries))
+    return len(stored)
+
+
+def snapshot_store(
+    *,
+    camera_id: int,
+    scheduled_at: dt.datetime,
+    captured_at: dt.datetime,
+    capture_ms: float,
+    nbytes: int,
+    result: DecodeResult,
+) -> bool:
+    """One snapshot; False when this slot was already stored."""
+    entry = StoreEntry(camera_id, scheduled_at, captured_at, capture_ms, nbytes, result)
+    return snapshots_store([entry]) == 1
+
+
+def snapshots_prune(*, days: int | None = None) -> int:
+    """Drop snapshots past retention that saw nothing; detections (and their snapshots) stay."""
+    days = settings.CAMTRACK_SNAPSHOT_RETENTION_DAYS if days is None else days
+    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+    deleted, _ = Snapshot.objects.filter(scheduled_at__lt=cutoff, detections__isnull=True).delete()
+    return deleted

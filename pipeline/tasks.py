@@ -1,0 +1,58 @@
+"""Every Celery task of camtrack, thin: each takes ids and small values and calls one stage.
+
+Task names are pinned to the names they had when first deployed, so messages already queued, routes
+(``CELERY_TASK_ROUTES`` in settings) and monitoring keep working whatever module holds the code.
+"""
+
+from celery import shared_task, signals
+from django.db import OperationalError
+
+from camtrack.celery import RELIABLE
+
+
+@shared_task(name="cameras.tasks.dispatch_due", ignore_result=True)
+def dispatch_due() -> dict:
+    from pipeline.dispatch import camera_dispatch_due
+
+    result = camera_dispatch_due()
+    return {"dispatched": result.dispatched, "skipped": result.skipped}
+
+
+# slots: CaptureSlot records. Sources bound their own IO (the io pool is threads, where Celery time
+# limits don't apply). A database outage is retried; the lease keeps the cameras from being
+# dispatched meanwhile.
+@shared_task(name="cameras.tasks.capture", autoretry_for=(OperationalError,), **RELIABLE)
+def capture(slots: list) -> None:
+    from pipeline.capture import snapshots_capture
+    from pipeline.messages import capture_slots
+
+    snapshots_capture(slots=capture_slots(slots))
+
+
+@signals.task_revoked.connect
+def on_capture_expired(sender=None, request=None, expired: bool = False, **kwargs: object) -> None:
+    # Celery drops an expired task without running it; the cameras it held must be freed.
+    if expired and getattr(sender, "name", "") == capture.name and request is not None and request.args:
+        from cameras.schedule import captures_dropped
+        from pipeline.messages import capture_slots
+
+        captures_dropped(camera_ids=[s.camera_id for s in capture_slots(request.args[0])])
+
+
+# frames: FrameReady records. Idempotent: a redelivered decode finds its slots already stored and
+# writes nothing twice.
+@shared_task(
+    name="analytics.tasks.decode", autoretry_for=(OperationalError,), soft_time_limit=30, time_limit=45, **RELIABLE
+)
+def decode(frames: list) -> int:
+    from pipeline.decode import snapshots_decode
+    from pipeline.messages import frames_ready
+
+    return snapshots_decode(frames=frames_ready(frames))
+
+
+@shared_task(name="analytics.tasks.prune", ignore_result=True)
+def prune() -> int:
+    from pipeline.store import snapshots_prune
+
+    return snapshots_prune()

@@ -1,0 +1,167 @@
+import threading
+import time
+
+import pytest
+from django.db import connection
+
+from cameras.models import Camera
+from cameras.services import camera_upsert
+from pipeline.dispatch import camera_dispatch_due, load_shed
+from tests.workers import purge_queues
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _empty_queues():
+    purge_queues()
+    yield
+    purge_queues()
+
+
+def test_due_cameras_are_dispatched_once_and_advance_by_whole_intervals(camera_factory):
+    now = 1_000_000.0
+    due = camera_factory(interval_s=2.0, next_run_at=now - 0.5)
+    late = camera_factory(interval_s=2.0, next_run_at=now - 7.0)  # missed three slots
+    not_yet = camera_factory(interval_s=2.0, next_run_at=now + 1.0)
+    camera_factory(interval_s=2.0, next_run_at=now - 1.0, enabled=False)
+
+    result = camera_dispatch_due(now=now)
+
+    assert (result.dispatched, result.skipped) == (2, 0)
+    due.refresh_from_db()
+    late.refresh_from_db()
+    not_yet.refresh_from_db()
+    # Fixed rate: the next due time keeps the camera's phase, not the dispatch time.
+    assert due.next_run_at == pytest.approx(now + 1.5)
+    assert late.next_run_at == pytest.approx(now + 1.0)
+    assert not_yet.next_run_at == pytest.approx(now + 1.0)
+    assert due.lease_until > now
+
+
+def test_camera_with_capture_in_flight_is_skipped_and_counted(camera_factory):
+    now = 2_000_000.0
+    cam = camera_factory(interval_s=2.0, next_run_at=now - 0.1)
+    assert camera_dispatch_due(now=now).dispatched == 1
+    second = camera_dispatch_due(now=now + 1.0)  # due within this round again, lease still held
+    assert (second.dispatched, second.skipped) == (0, 1)
+    cam.refresh_from_db()
+    assert cam.captures_skipped == 1
+    # Once the lease is released the camera is dispatched at its next slot.
+    Camera.objects.filter(pk=cam.pk).update(lease_until=None)
+    assert camera_dispatch_due(now=now + 3.0).dispatched == 1
+
+
+def test_racing_rounds_never_dispatch_a_camera_twice(camera_factory):
+    now = time.time()
+    Camera.objects.bulk_create(
+        [
+            Camera(name=f"race-{i}", url=f"http://127.0.0.1:9/{i}", interval_s=60, next_run_at=now - 1)
+            for i in range(300)
+        ]
+    )
+    results, errors = [], []
+
+    def round_() -> None:
+        try:
+            results.append(camera_dispatch_due(now=now))
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=round_) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sum(r.dispatched for r in results) == 300
+
+
+def test_first_due_times_are_spread_over_the_interval():
+    before = time.time()
+    cams = [camera_upsert(name=f"spread-{i}", url=f"http://127.0.0.1:9/{i}", interval_s=10.0)[0] for i in range(40)]
+    offsets = [c.next_run_at - before for c in cams]
+    assert all(-0.01 <= o <= 10.5 for o in offsets)
+    # Not all in one burst: they fall into several seconds of the interval.
+    assert len({int(o) for o in offsets}) >= 4
+
+
+def test_fast_camera_gets_one_capture_per_slot_in_the_round(camera_factory):
+    now = 3_000_000.0
+    cam = camera_factory(interval_s=0.5, next_run_at=now - 0.2)
+    result = camera_dispatch_due(now=now, lookahead_s=1.0)
+    assert result.dispatched == 3  # slots now-0.2, now+0.3 and now+0.8 fall in this round's window
+    cam.refresh_from_db()
+    assert cam.next_run_at == pytest.approx(now + 1.3)
+
+
+def test_healthy_cameras_due_together_share_a_task_and_unhealthy_ones_travel_alone(settings):
+    from pipeline.dispatch import capture_batches
+
+    settings.CAMTRACK_BATCH_SIZE, settings.CAMTRACK_BATCH_WINDOW_S = 3, 0.1
+    now = 100.0
+    # (id, first slot, next slot, interval, timeout, status)
+    claimed = [(i, now + 0.01 * i, now + 5, 5.0, 2.0, "online" if i < 5 else "new") for i in range(1, 6)]
+    claimed += [(9, now + 0.02, now + 5, 5.0, 2.0, "offline"), (10, now + 0.5, now + 5, 5.0, 2.0, "online")]
+    claimed += [(11, now + 0.03, now + 5, 5.0, 2.0, "degraded")]
+    batches = capture_batches(claimed, now)
+    members = sorted(sorted(s.camera_id for s in slots) for _, _, slots in batches)
+    assert members == [[1, 2, 3], [4, 5], [9], [10], [11]]
+    for eta, expires, slots in batches:
+        assert eta == pytest.approx(max(s.slot for s in slots))  # nobody is captured before its slot
+        assert expires > eta
+
+
+def test_a_saturated_decode_stage_makes_the_round_skip(camera_factory, settings):
+    import redis
+
+    cams = camera_factory.create_batch(3, interval_s=5.0, next_run_at=time.time() - 0.5)
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.lpush("cpu", *[b"{}"] * (2 * settings.CAMTRACK_MAX_DECODE_BACKLOG))  # a deep backlog of decode work
+    load_shed(2 * settings.CAMTRACK_MAX_DECODE_BACKLOG)  # the backlog has lasted a round already
+    result = camera_dispatch_due()
+    assert (result.dispatched, result.skipped) == (0, 3)
+    for cam in cams:
+        cam.refresh_from_db()
+        assert cam.captures_skipped == 1 and cam.lease_until is None and cam.next_run_at > time.time()
+    purge_queues()
+    assert camera_dispatch_due(now=time.time() + 5).dispatched == 3
+
+
+def test_a_huge_round_is_cut_into_a_bounded_number_of_tasks():
+    from pipeline.dispatch import MAX_TASKS_PER_ROUND, capture_batches
+
+    now = 100.0
+    claimed = [(i, now - 0.5, now + 59.5, 60.0, 5.0, "online") for i in range(10_000)]
+    batches = capture_batches(claimed, now)
+    assert len(batches) <= MAX_TASKS_PER_ROUND
+    assert sorted(s.camera_id for _, _, slots in batches for s in slots) == list(range(10_000))
+
+
+def test_a_moderate_backlog_sheds_a_share_of_the_round(settings):
+    import redis
+
+    now = time.time()
+    Camera.objects.bulk_create(
+        [
+            Camera(name=f"shed-{i}", url=f"http://127.0.0.1:9/{i}", interval_s=60, next_run_at=now - 1)
+            for i in range(400)
+        ]
+    )
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.lpush("cpu", *[b"{}"] * settings.CAMTRACK_MAX_DECODE_BACKLOG)  # a first round over target: a quarter
+    result = camera_dispatch_due(now=now)
+    assert result.dispatched + result.skipped == 400
+    assert 50 <= result.skipped <= 150, result
+
+
+def test_shedding_rises_with_a_lasting_backlog_and_decays_once_it_clears(settings):
+    limit = settings.CAMTRACK_MAX_DECODE_BACKLOG
+    assert load_shed(0) == 0.0
+    assert load_shed(2 * limit) == pytest.approx(0.75)
+    assert load_shed(2 * limit) == 1.0
+    assert load_shed(limit // 2) == 1.0  # at the target the share holds
+    shares = [load_shed(0) for _ in range(12)]
+    assert shares[0] == pytest.approx(0.9) and shares == sorted(shares, reverse=True) and shares[-1] == 0.0
