@@ -3,7 +3,8 @@ from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.utils import timezone
 
-from cameras.models import Camera, CameraEvent, Snapshot
+from cameras.models import Camera, CameraEvent, Snapshot, Zone
+from cameras.paginator import EstimatedCountPaginator
 from cameras.selectors import EMPTY_STATS, CaptureStats, camera_capture_stats
 from cameras.services import EDITABLE, camera_save, cameras_set_enabled
 
@@ -67,6 +68,7 @@ class CameraAdmin(admin.ModelAdmin):
     list_display = [
         "name",
         "url",
+        "zone",
         "enabled",
         "status",
         "status_reason",
@@ -79,7 +81,8 @@ class CameraAdmin(admin.ModelAdmin):
         "capture_p95_ms",
         "success_ratio",
     ]
-    list_filter = ["status", "enabled", "transport"]
+    list_filter = ["status", "enabled", "zone", "transport"]
+    list_select_related = ["zone"]
     search_fields = ["name", "url"]
     readonly_fields = [
         "status",
@@ -140,13 +143,22 @@ class CameraAdmin(admin.ModelAdmin):
 @admin.register(Snapshot)
 class SnapshotAdmin(admin.ModelAdmin):
     list_display = ["camera", "scheduled_at", "status", "error", "capture_ms", "decode_ms", "width", "height", "bytes"]
-    list_filter = ["status", "error", ("camera", admin.RelatedOnlyFieldListFilter), "scheduled_at"]
+    # No filter that asks the table for its distinct values (error, related-only camera) and no
+    # date hierarchy: each would scan every snapshot ever stored. Camera choices come from cameras.
+    list_filter = ["status", "camera", "scheduled_at"]
     list_select_related = ["camera"]
-    date_hierarchy = "scheduled_at"
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    raw_id_fields = ["camera"]
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+@admin.register(Zone)
+class ZoneAdmin(admin.ModelAdmin):
+    list_display = ["name", "description"]
+    search_fields = ["name"]
 
 
 @admin.register(CameraEvent)

@@ -54,6 +54,24 @@ def validate_roi(value: str) -> None:
         raise ValidationError("region of interest must be x,y,width,height in pixels")
 
 
+def default_gap_s(interval_s: float) -> float:
+    """How long a code may go unseen before its sighting ends: three missed frames, at least 5 s."""
+    return max(3 * interval_s, 5.0)
+
+
+class Zone(models.Model):
+    """A place cameras watch (``dock-3``, ``inbound``): journeys and counts speak of zones."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Camera(models.Model):
     class Status(models.TextChoices):
         NEW = "new"
@@ -84,6 +102,14 @@ class Camera(models.Model):
         default=1,
         choices=[(1, "1"), (2, "1/2"), (4, "1/4"), (8, "1/8")],
         help_text="decode at a fraction of full size: faster, for codes that are large in the frame",
+    )
+
+    zone = models.ForeignKey(Zone, null=True, blank=True, on_delete=models.SET_NULL, related_name="cameras")
+    sighting_gap_s = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.5)],
+        help_text="a code unseen this long ends its sighting; blank: max(3 x interval, 5 s)",
     )
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
@@ -122,6 +148,10 @@ class Camera(models.Model):
             self.username = user or self.username
             self.password = password or self.password
         super().save(*args, **kwargs)
+
+    @property
+    def gap_s(self) -> float:
+        return self.sighting_gap_s or default_gap_s(self.interval_s)
 
     @property
     def roi_box(self) -> tuple[int, int, int, int] | None:

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from cameras.health import camera_mark_failure
-from cameras.models import Camera, Snapshot, split_credentials
+from cameras.models import Camera, Snapshot, Zone, split_credentials
 from cameras.sources import CaptureError, SourceConfig
 
 logger = logging.getLogger(__name__)
@@ -29,6 +29,8 @@ EDITABLE = (
     "transport",
     "roi",
     "downscale",
+    "zone",
+    "sighting_gap_s",
 )
 
 
@@ -66,10 +68,23 @@ def camera_upsert(*, name: str, **fields: object) -> tuple[Camera, bool]:
         fields["url"] = url
         fields["username"] = fields.get("username") or user or None
         fields["password"] = fields.get("password") or password or None
+    zone = fields.pop("zone", None)
+    if zone is not None:
+        camera.zone = zone_for(name=str(zone))
     for key, value in fields.items():
         if value is not None:
             setattr(camera, key, value)
     return camera_save(camera=camera), created
+
+
+def zone_for(*, name: str) -> Zone | None:
+    """The zone of this name, created on first use (imports and commands name zones freely); "" is none."""
+    name = name.strip()
+    if not name:
+        return None
+    if len(name) > Zone._meta.get_field("name").max_length:
+        raise ValidationError(f"zone name is longer than {Zone._meta.get_field('name').max_length} characters")
+    return Zone.objects.get_or_create(name=name)[0]
 
 
 def cameras_set_enabled(*, camera_ids: Iterable[int], enabled: bool) -> int:

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     # Upstream to downstream, the way data flows (see README "Reading the code").
     "cameras",
     "detections",
+    "tracking",
     "pipeline",
     "web",
     "devtools",
@@ -158,12 +159,15 @@ CELERY_TASK_ROUTES = {
     "cameras.tasks.capture": {"queue": "io"},
     "analytics.tasks.decode": {"queue": "cpu"},
     "analytics.tasks.prune": {"queue": "io"},
+    "tracking.tasks.close_stale": {"queue": "io"},
 }
 CELERY_BEAT_SCHEDULE = {
     # One entry dispatches every due camera in bulk; it expires with its period so a
     # stalled worker cannot pile up rounds.
     "dispatch-due": {"task": "cameras.tasks.dispatch_due", "schedule": 1.0, "options": {"expires": 1.0}},
-    "prune": {"task": "analytics.tasks.prune", "schedule": 3600.0, "options": {"expires": 3600.0}},
+    # Retention in bounded batches; each run stops after a time budget and the next one carries on.
+    "prune": {"task": "analytics.tasks.prune", "schedule": 300.0, "options": {"expires": 300.0}},
+    "close-stale-sightings": {"task": "tracking.tasks.close_stale", "schedule": 1.0, "options": {"expires": 1.0}},
 }
 
 # --- camtrack ----------------------------------------------------------------
@@ -192,7 +196,11 @@ CAMTRACK_BATCH_WINDOW_S = env.float("CAMTRACK_BATCH_WINDOW_S", default=0.1)
 CAMTRACK_GRAB_THREADS = env.int("CAMTRACK_GRAB_THREADS", default=64)
 # Frames of a batch ready within this go to decoding at once; slower members follow on their own.
 CAMTRACK_STRAGGLER_S = env.float("CAMTRACK_STRAGGLER_S", default=0.5)
+# Retention: raw per-frame rows are for audits and debugging; sightings and counts are what operators
+# query over months.
 CAMTRACK_SNAPSHOT_RETENTION_DAYS = env.int("CAMTRACK_SNAPSHOT_RETENTION_DAYS", default=7)
+CAMTRACK_DETECTION_RETENTION_DAYS = env.int("CAMTRACK_DETECTION_RETENTION_DAYS", default=7)
+CAMTRACK_SIGHTING_RETENTION_DAYS = env.int("CAMTRACK_SIGHTING_RETENTION_DAYS", default=400)
 
 LOGGING = {
     "version": 1,

@@ -4,14 +4,19 @@ from rest_framework.routers import DefaultRouter
 
 from web import views
 from web.api import CameraViewSet, DetectionViewSet
+from web.tracking_api import CountsView, JourneyView, SightingViewSet, ZoneViewSet
 
 router = DefaultRouter()
 router.register("cameras", CameraViewSet, basename="camera")
 router.register("detections", DetectionViewSet, basename="detection")
+router.register("sightings", SightingViewSet, basename="sighting")
+router.register("zones", ZoneViewSet, basename="zone")
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
+    path("api/journey/", JourneyView.as_view(), name="journey"),
+    path("api/counts/", CountsView.as_view(), name="counts"),
     path("api/", include(router.urls)),
     path("admin/", admin.site.urls),
 ]

@@ -1,16 +1,20 @@
 from django.contrib import admin
 
+from cameras.paginator import EstimatedCountPaginator
 from detections.models import Detection
 
 
 @admin.register(Detection)
 class DetectionAdmin(admin.ModelAdmin):
     list_display = ["text", "format", "camera", "created_at", "scheduled_at", "engine"]
-    list_filter = ["format", ("camera", admin.RelatedOnlyFieldListFilter), "created_at"]
-    search_fields = ["text"]
+    # Filters and searches that an index serves: exact payload, camera, format, time. A substring
+    # search or a related-only camera filter would scan every detection ever stored.
+    list_filter = ["format", "camera", "created_at"]
+    search_fields = ["=text"]
+    search_help_text = "exact payload"
     list_select_related = ["camera"]
-    date_hierarchy = "created_at"
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     readonly_fields = [f.name for f in Detection._meta.fields]
 
     def has_add_permission(self, request) -> bool:

@@ -10,7 +10,7 @@ from detections.models import Detection
 def detection_list(
     *, camera: str | None = None, text: str | None = None, format: str | None = None, since: dt.datetime | None = None
 ) -> QuerySet[Detection]:
-    qs = Detection.objects.select_related("camera").order_by("-created_at", "-id")
+    qs = Detection.objects.select_related("camera").order_by("-id")
     if camera:
         qs = qs.filter(camera__name=camera)
     if text:

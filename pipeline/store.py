@@ -5,13 +5,13 @@ import json
 import logging
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from cameras.health import camera_mark_success
-from cameras.models import Camera, Snapshot
+from cameras.models import Camera, Snapshot, default_gap_s
 from detections.decoders import Code, DecodeResult
 from detections.models import Detection
+from tracking.services import Seen, TrackedFrame, cameras_lock, frames_track
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class StoreEntry:
     result: DecodeResult
 
 
-def _store_orm(entries: list[StoreEntry], now: dt.datetime) -> list[int]:
+def _store_orm(entries: list[StoreEntry], now: dt.datetime) -> list[StoreEntry]:
     stored = []
     with transaction.atomic():
         for e in entries:
@@ -88,11 +88,11 @@ def _store_orm(entries: list[StoreEntry], now: dt.datetime) -> list[int]:
                     raise
                 continue
             camera_mark_success(camera_id=e.camera_id, at=now)
-            stored.append(e.camera_id)
+            stored.append(e)
     return stored
 
 
-def _store_postgres(entries: list[StoreEntry], now: dt.datetime) -> list[int]:
+def _store_postgres(entries: list[StoreEntry], now: dt.datetime) -> list[StoreEntry]:
     """The same writes as _store_orm in one statement: one round trip for a whole batch.
 
     A snapshot already stored (a redelivered task) is skipped by ON CONFLICT, and so are its
@@ -147,15 +147,47 @@ def _store_postgres(entries: list[StoreEntry], now: dt.datetime) -> list[int]:
         f", cam AS (UPDATE {cam} SET captures_ok = captures_ok + done.n, consecutive_failures = 0, "
         f"last_capture_at = %s, lease_until = NULL FROM done WHERE {cam}.id = done.camera_id AND status = 'online' "
         f"RETURNING {cam}.id) "
-        f"SELECT (SELECT array_agg(camera_id) FROM done), (SELECT array_agg(id) FROM cam)"
+        f"SELECT (SELECT array_agg(camera_id) FROM snap), (SELECT array_agg(scheduled_at) FROM snap), "
+        f"(SELECT array_agg(id) FROM cam)"
     )
     params.append(now)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        stored, updated = cursor.fetchone()
-    for camera_id in set(stored or []) - set(updated or []):
+        cameras, slots, updated = cursor.fetchone()
+    for camera_id in set(cameras or []) - set(updated or []):
         camera_mark_success(camera_id=camera_id, at=now)  # a status change: logged as an event
-    return list(stored or [])
+    inserted = set(zip(cameras or [], slots or [], strict=True))
+    return [e for e in entries if (e.camera_id, e.scheduled_at) in inserted]
+
+
+def _track(stored: list[StoreEntry]) -> None:
+    """Sightings and counts of the frames just stored, in the same transaction."""
+    cameras = {
+        pk: (zone_id, sighting_gap_s or default_gap_s(interval_s))
+        for pk, zone_id, interval_s, sighting_gap_s in Camera.objects.filter(
+            pk__in={e.camera_id for e in stored}
+        ).values_list("id", "zone_id", "interval_s", "sighting_gap_s")
+    }
+    frames = []
+    for e in stored:
+        if e.camera_id not in cameras:
+            continue
+        zone_id, gap_s = cameras[e.camera_id]
+        codes = [
+            Seen(format=c.format, text=_storable(c)[0], raw=_storable(c)[1], position=c.position)
+            for c in e.result.codes
+        ]
+        frames.append(
+            TrackedFrame(
+                camera_id=e.camera_id,
+                zone_id=zone_id,
+                gap_s=gap_s,
+                at=e.captured_at,
+                codes=codes,
+                no_read=e.result.no_read,
+            )
+        )
+    frames_track(frames=frames, locked=True)
 
 
 def snapshots_store(entries: list[StoreEntry]) -> int:
@@ -166,7 +198,12 @@ def snapshots_store(entries: list[StoreEntry]) -> int:
     if not entries:
         return 0
     store = _store_postgres if connection.vendor == "postgresql" else _store_orm
-    stored = store(entries, dt.datetime.now(dt.UTC))
+    with transaction.atomic():
+        # Locked before anything else is written, so that every writer of a camera's sightings
+        # takes its locks in the same order (see tracking.services).
+        cameras_lock(camera_ids=[e.camera_id for e in entries if e.result.codes])
+        stored = store(entries, dt.datetime.now(dt.UTC))
+        _track(stored)
     if len(stored) < len(entries):
         logger.info("%d of %d snapshots were already stored", len(entries) - len(stored), len(entries))
     return len(stored)
@@ -184,11 +221,3 @@ def snapshot_store(
     """One snapshot; False when this slot was already stored."""
     entry = StoreEntry(camera_id, scheduled_at, captured_at, capture_ms, nbytes, result)
     return snapshots_store([entry]) == 1
-
-
-def snapshots_prune(*, days: int | None = None) -> int:
-    """Drop snapshots past retention that saw nothing; detections (and their snapshots) stay."""
-    days = settings.CAMTRACK_SNAPSHOT_RETENTION_DAYS if days is None else days
-    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
-    deleted, _ = Snapshot.objects.filter(scheduled_at__lt=cutoff, detections__isnull=True).delete()
-    return deleted

@@ -52,7 +52,15 @@ def decode(frames: list) -> int:
 
 
 @shared_task(name="analytics.tasks.prune", ignore_result=True)
-def prune() -> int:
-    from pipeline.store import snapshots_prune
+def prune() -> dict:
+    from pipeline.retention import history_prune
 
-    return snapshots_prune()
+    return vars(history_prune())
+
+
+# Ends the sightings whose code has left; often, so an end is known within about a second of its gap.
+@shared_task(name="tracking.tasks.close_stale", ignore_result=True)
+def close_stale() -> int:
+    from tracking.services import sightings_close_stale
+
+    return len(sightings_close_stale())

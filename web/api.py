@@ -1,11 +1,7 @@
 """REST API: cameras and detections, token or session auth, paginated with next links."""
 
-import datetime as dt
-
-from django.utils.dateparse import parse_datetime
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -14,11 +10,14 @@ from cameras.selectors import EMPTY_STATS, camera_capture_stats, camera_event_li
 from detections.decoders.types import raw_b64
 from detections.models import Detection
 from detections.selectors import detection_list
+from web.pagination import NewestFirst
+from web.tracking_api import parse_when
 
 
 class CameraSerializer(serializers.ModelSerializer):
     """A camera with its health; statistics come from the view's context (one query per page)."""
 
+    zone = serializers.SlugRelatedField(slug_field="name", read_only=True)
     capture_p50_ms = serializers.SerializerMethodField()
     capture_p95_ms = serializers.SerializerMethodField()
     success_ratio = serializers.SerializerMethodField()
@@ -36,6 +35,8 @@ class CameraSerializer(serializers.ModelSerializer):
             "transport",
             "roi",
             "downscale",
+            "zone",
+            "sighting_gap_s",
             "status",
             "status_since",
             "last_error",
@@ -83,7 +84,7 @@ class DetectionSerializer(serializers.ModelSerializer):
 class CameraViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = CameraSerializer
     lookup_field = "name"
-    queryset = Camera.objects.order_by("name")
+    queryset = Camera.objects.select_related("zone").order_by("name")
     _stats: dict = {}
 
     def get_serializer_context(self) -> dict:
@@ -108,16 +109,11 @@ class CameraViewSet(viewsets.ReadOnlyModelViewSet):
 
 class DetectionViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = DetectionSerializer
+    pagination_class = NewestFirst
 
     def get_queryset(self):
         params = self.request.query_params
-        since = None
-        if params.get("since"):
-            since = parse_datetime(params["since"])
-            if since is None:
-                raise ValidationError({"since": "expected an ISO 8601 date-time"})
-            if since.tzinfo is None:
-                since = since.replace(tzinfo=dt.UTC)
+        since = parse_when(params, "since")
         return detection_list(
             camera=params.get("camera") or None,
             text=params.get("text") or None,

@@ -45,7 +45,8 @@ def check_formats(formats: list[str] | None) -> list[str]:
     return formats
 
 
-def _decode(image: np.ndarray, formats: list[str], engine: str) -> tuple[list[Code], int]:
+def _decode(image: np.ndarray, formats: list[str], engine: str) -> tuple[list[Code], int, bool]:
+    """Codes, engine calls made, and whether the first pass met a symbol it could not read."""
     if engine not in ENGINES:
         raise DecodeError("bad_engine", f"{engine!r} is not one of {', '.join(ENGINES)}")
     try:
@@ -53,12 +54,13 @@ def _decode(image: np.ndarray, formats: list[str], engine: str) -> tuple[list[Co
     except ImportError as exc:
         raise DecodeError("engine_unavailable", f"{engine}: {exc}") from exc
     boxes = rescue.regions(failed, codes, image.shape)
+    suspect = bool(boxes)
     if not codes and not boxes and image.size <= rescue.SMALL_FRAME_PX:
         boxes = [(0, 0, image.shape[1], image.shape[0])]
     if not boxes:
-        return codes, 1
+        return codes, 1, suspect
     more, calls = rescue.rescue(image, formats, boxes)
-    return codes + more, 1 + calls
+    return codes + more, 1 + calls, suspect
 
 
 def decode_gray(image: np.ndarray, *, formats: list[str] | None = None, engine: str = "zxing") -> list[Code]:
@@ -100,7 +102,7 @@ def decode_bytes(
         x0, y0 = x // downscale, y // downscale
         # A view, not a copy: zxing-cpp and zbar both accept row strides (contiguity is restored only for zbar).
         image = image[y0 : (y + h) // downscale, x0 : (x + w) // downscale]
-    codes, passes = _decode(image, formats, engine)
+    codes, passes, suspect = _decode(image, formats, engine)
     codes = _scaled(codes, downscale, x0 * downscale, y0 * downscale)
     ms = (time.perf_counter() - start) * 1000
-    return DecodeResult(codes=codes, width=full_w, height=full_h, ms=ms, passes=passes)
+    return DecodeResult(codes=codes, width=full_w, height=full_h, ms=ms, passes=passes, no_read=suspect and not codes)

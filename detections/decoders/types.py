@@ -34,6 +34,8 @@ class DecodeResult:
     height: int = 0
     ms: float = 0.0
     passes: int = 1  # engine calls made; above 1 only when a second pass ran
+    # A code-like pattern was found and nothing decoded: a reader's "no-read" (a damaged or blurred label).
+    no_read: bool = False
 
 
 class DecodeError(Exception):

@@ -7,14 +7,26 @@ from django.core.management.base import BaseCommand, CommandError
 from cameras.services import camera_upsert
 
 REQUIRED = ("name", "url", "interval_s")
-OPTIONAL = ("timeout_s", "username", "password", "formats", "enabled", "engine", "transport", "roi", "downscale")
+OPTIONAL = (
+    "timeout_s",
+    "username",
+    "password",
+    "formats",
+    "enabled",
+    "engine",
+    "transport",
+    "roi",
+    "downscale",
+    "zone",
+    "sighting_gap_s",
+)
 TRUE = {"1", "true", "yes", "y", "on"}
 FALSE = {"0", "false", "no", "n", "off"}
 
 
 def _row_fields(row: dict) -> dict:
     fields: dict = {"url": row["url"].strip()}
-    for key in ("interval_s", "timeout_s"):
+    for key in ("interval_s", "timeout_s", "sighting_gap_s"):
         value = (row.get(key) or "").strip()
         if value:
             try:
@@ -26,7 +38,7 @@ def _row_fields(row: dict) -> dict:
         if downscale not in ("1", "2", "4", "8"):
             raise ValidationError(f"downscale must be 1, 2, 4 or 8, not {downscale!r}")
         fields["downscale"] = int(downscale)
-    for key in ("username", "password", "formats", "engine", "transport", "roi"):
+    for key in ("username", "password", "formats", "engine", "transport", "roi", "zone"):
         value = row.get(key)
         if value is not None and value.strip():
             fields[key] = value.strip()
@@ -39,7 +51,7 @@ def _row_fields(row: dict) -> dict:
 
 
 class Command(BaseCommand):
-    help = "Import cameras from a CSV file (header: name,url,interval_s[,timeout_s,username,password,formats,enabled])."
+    help = "Import cameras from a CSV file (header: name,url,interval_s, then any of " + ",".join(OPTIONAL) + ")."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("file")

@@ -1,0 +1,76 @@
+"""Housekeeping: drop raw history past its retention in bounded batches, so the pipeline never stalls.
+
+Each batch is one short DELETE by primary key (served by the time indexes), committed on its own:
+locks are held for milliseconds and the store's writes interleave freely. A run stops after a time
+budget and the next run carries on.
+"""
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Model, QuerySet
+
+from cameras.models import Snapshot
+from detections.models import Detection
+from tracking.models import CameraMinute, Sighting
+
+BATCH = 5000
+
+
+@dataclass
+class PruneResult:
+    detections: int = 0
+    snapshots: int = 0
+    sightings: int = 0
+    minutes: int = 0
+    done: bool = True  # False: the time budget ran out first, the next run continues
+
+
+def _delete_batches(model: type[Model], old: QuerySet, deadline: float) -> tuple[int, bool]:
+    deleted = 0
+    while time.monotonic() < deadline:
+        ids = list(old.values_list("pk", flat=True)[:BATCH])
+        if not ids:
+            return deleted, True
+        n, _ = model.objects.filter(pk__in=ids).delete()
+        deleted += len(ids)
+    return deleted, False
+
+
+def history_prune(*, now: dt.datetime | None = None, budget_s: float = 20.0) -> PruneResult:
+    """Delete detections, snapshots, sightings and counts older than their retention settings."""
+    now = now or dt.datetime.now(dt.UTC)
+    deadline = time.monotonic() + budget_s
+    days = dt.timedelta(days=1)
+    result = PruneResult()
+    steps = [
+        (
+            "detections",
+            Detection,
+            Detection.objects.filter(created_at__lt=now - settings.CAMTRACK_DETECTION_RETENTION_DAYS * days),
+        ),
+        (
+            "snapshots",
+            Snapshot,
+            Snapshot.objects.filter(scheduled_at__lt=now - settings.CAMTRACK_SNAPSHOT_RETENTION_DAYS * days),
+        ),
+        (
+            "sightings",
+            Sighting,
+            Sighting.objects.filter(last_seen__lt=now - settings.CAMTRACK_SIGHTING_RETENTION_DAYS * days),
+        ),
+        (
+            "minutes",
+            CameraMinute,
+            CameraMinute.objects.filter(start__lt=now - settings.CAMTRACK_SIGHTING_RETENTION_DAYS * days),
+        ),
+    ]
+    for name, model, old in steps:
+        n, finished = _delete_batches(model, old.order_by(), deadline)
+        setattr(result, name, n)
+        if not finished:
+            result.done = False
+            break
+    return result

@@ -1,0 +1,253 @@
+"""Turning stored frames into sightings and per-minute counts; ending sightings whose code left.
+
+``frames_track`` runs inside the store's transaction, so a frame's snapshot, detections, sighting
+and counts commit together or not at all: a redelivered decode task stores nothing and tracks
+nothing twice. Writers of one camera's sightings (two cpu workers storing consecutive frames, the
+sweep) serialize on a per-camera transaction lock on PostgreSQL; SQLite serializes every writer.
+"""
+
+import datetime as dt
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.db.models import Q
+
+from cameras.models import Camera, default_gap_s
+from tracking.models import CameraMinute, Sighting
+
+_LOCK_SPACE = 7301  # first key of pg_advisory_xact_lock(int, int): camtrack's per-camera sighting lock
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One code in one stored frame."""
+
+    format: str
+    text: str
+    raw: bytes | None
+    position: list
+
+
+@dataclass(frozen=True)
+class TrackedFrame:
+    """A newly stored frame: where and when it was captured, and what it held."""
+
+    camera_id: int
+    zone_id: int | None
+    gap_s: float
+    at: dt.datetime
+    codes: list[Seen] = field(default_factory=list)
+    no_read: bool = False
+
+
+@dataclass
+class TrackResult:
+    opened: list[int] = field(default_factory=list)  # ids of sightings begun
+    extended: list[int] = field(default_factory=list)  # ids of sightings that saw another frame
+    ended: list[int] = field(default_factory=list)  # ids ended because their code came back after the gap
+
+
+def cameras_lock(*, camera_ids: Iterable[int]) -> None:
+    """Take the per-camera sighting locks for this transaction (PostgreSQL; SQLite serializes writers)."""
+    ids = sorted(set(camera_ids))
+    if ids and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # Sorted, so two writers never wait on each other in opposite orders.
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, c) FROM unnest(%s::int[]) AS c ORDER BY c", [_LOCK_SPACE, ids]
+            )
+
+
+def _minute(at: dt.datetime) -> dt.datetime:
+    return at.replace(second=0, microsecond=0)
+
+
+def _latest(keys: set[tuple[int, str, str]], since: dt.datetime) -> dict[tuple[int, str, str], Sighting]:
+    """The latest sighting of each (camera, format, text) that is open or was last seen after ``since``."""
+    if not keys:
+        return {}
+    match = Q()
+    for camera_id, fmt, text in keys:
+        match |= Q(camera_id=camera_id, format=fmt, text=text)
+    latest: dict[tuple[int, str, str], Sighting] = {}
+    rows = Sighting.objects.filter(match, Q(last_seen__gte=since) | Q(ended_at__isnull=True)).only(
+        "id", "camera_id", "format", "text", "first_seen", "last_seen", "ended_at", "frames", "first_position"
+    )
+    for s in rows:
+        key = (s.camera_id, s.format, s.text)
+        if key not in latest or s.last_seen > latest[key].last_seen:
+            latest[key] = s
+    return latest
+
+
+def _count_minutes(frames: list[TrackedFrame], opened_per_frame: list[int]) -> None:
+    rows: dict[tuple[int, dt.datetime], list] = {}
+    for frame, opened in zip(frames, opened_per_frame, strict=True):
+        row = rows.setdefault((frame.camera_id, _minute(frame.at)), [frame.zone_id, 0, 0, 0, 0])
+        row[1] += 1
+        row[2] += bool(frame.codes)
+        row[3] += frame.no_read
+        row[4] += opened
+    table = CameraMinute._meta.db_table
+    values, params = [], []
+    for (camera_id, start), (zone_id, n, reads, no_reads, opened) in sorted(rows.items()):
+        values.append("(%s, %s, %s, %s, %s, %s, %s)")
+        params += [camera_id, zone_id, start, n, reads, no_reads, opened]
+    # Increments, not overwrites: concurrent batches of one camera add up. Sorted rows lock in one order.
+    sql = (
+        f"INSERT INTO {table} (camera_id, zone_id, start, frames, reads, no_reads, sightings) "
+        f"VALUES {', '.join(values)} ON CONFLICT (camera_id, start) DO UPDATE SET "
+        f"frames = {table}.frames + excluded.frames, reads = {table}.reads + excluded.reads, "
+        f"no_reads = {table}.no_reads + excluded.no_reads, sightings = {table}.sightings + excluded.sightings"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _update(sightings: list[Sighting]) -> None:
+    """Write back changed sightings; ended ones first, so a visit that ends and its successor that
+    opens are never both open (the one-open constraint is checked row by row)."""
+    if connection.vendor != "postgresql":
+        for s in sightings:
+            Sighting.objects.filter(pk=s.pk).update(
+                first_seen=s.first_seen,
+                last_seen=s.last_seen,
+                ended_at=s.ended_at,
+                frames=s.frames,
+                first_position=s.first_position,
+                last_position=s.last_position,
+            )
+        return
+    table = Sighting._meta.db_table
+    rows, params = [], []
+    for order, s in enumerate(sightings):
+        rows.append("(%s, %s, %s::timestamptz, %s::timestamptz, %s::timestamptz, %s, %s::jsonb, %s::jsonb)")
+        params += [order, s.pk, s.first_seen, s.last_seen, s.ended_at, s.frames]
+        params += [json.dumps(s.first_position), json.dumps(s.last_position)]
+    # One statement for the batch. Rows are updated in the order given (a unique index is checked
+    # per row, so the ended ones must go first): PostgreSQL joins VALUES in order for a nested loop
+    # only by luck, so the ended ones are written by a first statement when there are any.
+    ended = [i for i, s in enumerate(sightings) if s.ended_at is not None]
+    groups = [r for r in (ended, [i for i in range(len(sightings)) if i not in set(ended)]) if r]
+    with connection.cursor() as cursor:
+        for group in groups:
+            values = ", ".join(rows[i] for i in group)
+            group_params = [p for i in group for p in params[i * 8 : i * 8 + 8]]
+            cursor.execute(
+                f"UPDATE {table} AS s SET first_seen = v.first_seen, last_seen = v.last_seen, ended_at = v.ended_at, "
+                f"frames = v.frames, first_position = v.first_position, last_position = v.last_position "
+                f"FROM (VALUES {values}) AS v(ord, id, first_seen, last_seen, ended_at, frames, first_position, "
+                f"last_position) WHERE s.id = v.id",
+                group_params,
+            )
+
+
+def frames_track(*, frames: list[TrackedFrame], locked: bool = False) -> TrackResult:
+    """Extend or open the sightings of the codes in newly stored frames and count the frames.
+
+    A code seen within its camera's gap of its latest sighting extends it (in any order: a frame
+    that arrives late widens the sighting backwards); otherwise it begins a new sighting and an open
+    earlier one ends. Must run inside the transaction that stored the frames; ``locked`` says the
+    caller already holds the cameras' locks (the store takes them before writing anything).
+    """
+    result = TrackResult()
+    if not frames:
+        return result
+    assert transaction.get_connection().in_atomic_block, "frames_track must run inside the store's transaction"
+    if not locked:
+        cameras_lock(camera_ids=[f.camera_id for f in frames if f.codes])
+    by_key: dict[tuple[int, str, str], list[tuple[dt.datetime, int, Seen, TrackedFrame]]] = defaultdict(list)
+    for i, frame in enumerate(frames):
+        for seen in {(c.format, c.text): c for c in frame.codes}.values():  # a code twice in a frame: once
+            by_key[(frame.camera_id, seen.format, seen.text)].append((frame.at, i, seen, frame))
+    earliest = min((f.at - dt.timedelta(seconds=f.gap_s) for f in frames if f.codes), default=None)
+    latest = _latest(set(by_key), earliest) if earliest else {}
+    opened_per_frame = [0] * len(frames)
+    changed: dict[int, Sighting] = {}
+    new: list[Sighting] = []
+    now = dt.datetime.now(dt.UTC)
+    for key, seen_list in by_key.items():
+        current = latest.get(key)
+        for at, i, seen, frame in sorted(seen_list, key=lambda item: item[0]):
+            gap = dt.timedelta(seconds=frame.gap_s)
+            if current is not None and current.first_seen - gap <= at <= current.last_seen + gap:
+                if at < current.first_seen:
+                    current.first_seen, current.first_position = at, seen.position
+                if at >= current.last_seen:
+                    current.last_seen, current.last_position = at, seen.position
+                current.frames += 1
+                current.ended_at = None  # ended too early by a frame that arrived late: open again
+                if current.pk:
+                    changed[current.pk] = current
+                continue
+            if current is not None and current.ended_at is None:
+                current.ended_at = min(now, current.last_seen + gap)
+                if current.pk:
+                    changed[current.pk] = current
+                    result.ended.append(current.pk)
+            current = Sighting(
+                camera_id=frame.camera_id,
+                zone_id=frame.zone_id,
+                format=seen.format,
+                text=seen.text,
+                raw=seen.raw,
+                first_seen=at,
+                last_seen=at,
+                frames=1,
+                first_position=seen.position,
+                last_position=seen.position,
+            )
+            new.append(current)
+            opened_per_frame[i] += 1
+    if changed:
+        _update(sorted(changed.values(), key=lambda s: s.ended_at is None))
+        result.extended = [pk for pk, s in changed.items() if s.ended_at is None]
+    if new:
+        # Only the last sighting of a key in this batch can still be open.
+        last_of_key: dict[tuple[int, str, str], Sighting] = {}
+        for s in new:
+            last_of_key[(s.camera_id, s.format, s.text)] = s
+        for s in new:
+            if last_of_key[(s.camera_id, s.format, s.text)] is not s and s.ended_at is None:
+                s.ended_at = s.last_seen
+        Sighting.objects.bulk_create(new)
+        result.opened = [s.pk for s in new if s.pk is not None]
+    _count_minutes(frames, opened_per_frame)
+    return result
+
+
+def sightings_close_stale(*, now: dt.datetime | None = None) -> list[int]:
+    """End the open sightings whose code has been unseen longer than its camera's gap; returns their ids."""
+    now = now or dt.datetime.now(dt.UTC)
+    candidates = list(
+        Sighting.objects.filter(ended_at__isnull=True, last_seen__lt=now - dt.timedelta(seconds=0.5)).values_list(
+            "id", "camera_id", "last_seen"
+        )
+    )
+    if not candidates:
+        return []
+    gaps = {
+        c.pk: c.gap_s
+        for c in Camera.objects.filter(pk__in={c for _, c, _ in candidates}).only("id", "interval_s", "sighting_gap_s")
+    }
+    stale: dict[int, list[int]] = defaultdict(list)
+    for pk, camera_id, last_seen in candidates:
+        gap = gaps.get(camera_id, default_gap_s(5.0))
+        if last_seen < now - dt.timedelta(seconds=gap):
+            stale[camera_id].append(pk)
+    ended: list[int] = []
+    if not stale:
+        return ended
+    with transaction.atomic():
+        cameras_lock(camera_ids=stale)
+        for camera_id, ids in stale.items():
+            cutoff = now - dt.timedelta(seconds=gaps.get(camera_id, default_gap_s(5.0)))
+            # Re-checked under the lock: a frame stored meanwhile may have extended it.
+            rows = Sighting.objects.filter(pk__in=ids, ended_at__isnull=True, last_seen__lt=cutoff)
+            still = list(rows.values_list("id", flat=True))
+            rows.update(ended_at=now)
+            ended += still
+    return ended
