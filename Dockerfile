@@ -1,6 +1,6 @@
 FROM python:3.11-slim-bookworm
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 CAMTRACK_DATA_DIR=/data
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 CAMTRACK_DATA_DIR=/data CAMTRACK_WEB_BIND=0.0.0.0:8000
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libzbar0 procps \
     && rm -rf /var/lib/apt/lists/*
@@ -12,4 +12,5 @@ RUN useradd --system --uid 1000 camtrack && mkdir -p /data && chown camtrack /da
 USER camtrack
 RUN SECRET_KEY=build python manage.py collectstatic --noinput -v 0
 EXPOSE 8000 5555
-CMD ["gunicorn", "camtrack.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2"]
+# Any Procfile process: docker run camtrack scripts/proc NAME (docker-compose.yml runs them all).
+CMD ["scripts/proc", "web"]
