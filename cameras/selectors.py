@@ -3,6 +3,7 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import Count, F, QuerySet, Window
 from django.db.models.functions import RowNumber
 
@@ -51,12 +52,7 @@ def camera_capture_stats(*, camera_ids: Iterable[int], window: int = STATS_WINDO
     ids = list(camera_ids)
     if not ids:
         return {}
-    rows = (
-        Snapshot.objects.filter(camera_id__in=ids)
-        .annotate(rank=Window(RowNumber(), partition_by=[F("camera_id")], order_by=F("scheduled_at").desc()))
-        .filter(rank__lte=window)
-        .values_list("camera_id", "status", "capture_ms")
-    )
+    rows = _recent_snapshots(ids, window)
     seen: dict[int, list] = {}
     for camera_id, status, capture_ms in rows:
         counts = seen.setdefault(camera_id, [0, 0, []])
@@ -75,6 +71,27 @@ def camera_capture_stats(*, camera_ids: Iterable[int], window: int = STATS_WINDO
             success_ratio=round(ok / total, 3),
         )
     return {camera_id: stats.get(camera_id, EMPTY_STATS) for camera_id in ids}
+
+
+def _recent_snapshots(ids: list[int], window: int) -> list[tuple[int, str, float | None]]:
+    if connection.vendor == "postgresql":
+        # A LATERAL LIMIT reads exactly ``window`` index entries per camera, newest first: the cost
+        # stays the same however long the snapshot history grows (a window function numbers them all).
+        table = Snapshot._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT c.id, s.status, s.capture_ms FROM unnest(%s::bigint[]) AS c(id) CROSS JOIN LATERAL "
+                f"(SELECT status, capture_ms FROM {table} WHERE camera_id = c.id "
+                f"ORDER BY scheduled_at DESC LIMIT %s) AS s",
+                [ids, window],
+            )
+            return cursor.fetchall()
+    return list(
+        Snapshot.objects.filter(camera_id__in=ids)
+        .annotate(rank=Window(RowNumber(), partition_by=[F("camera_id")], order_by=F("scheduled_at").desc()))
+        .filter(rank__lte=window)
+        .values_list("camera_id", "status", "capture_ms")
+    )
 
 
 def camera_event_list(*, camera: Camera, limit: int = 50) -> QuerySet[CameraEvent]:
