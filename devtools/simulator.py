@@ -196,7 +196,8 @@ class Simulator:
         return f"{self.base_url}/fault/{mode}/{name}.jpg" if name else f"{self.base_url}/fault/{mode}.jpg"
 
     def set_payload(self, name: str, text: str | None) -> None:
-        """Make a camera (new or existing) show exactly this text in every frame; None restores the clock."""
+        """Make a camera (new or existing) show exactly this text in every frame; "" shows no code at all
+        (an empty scene); None restores the clock."""
         with self._lock:
             self._known.add(name)
             if name not in self.names:
@@ -209,7 +210,7 @@ class Simulator:
     def payload(self, name: str, now: float | None = None) -> str | None:
         """The text the camera shows at ``now``, or None when its frame has no code."""
         if name in self._overrides:
-            return self._overrides[name]
+            return self._overrides[name] or None
         slot = int(((self.clock() if now is None else now) + self._phase(name)) // self.payload_period_s)
         if self.empty_ratio > 0 and _stable(f"{name}:{slot}") / 2**32 < self.empty_ratio:
             return None
