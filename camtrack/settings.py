@@ -187,6 +187,8 @@ CAMTRACK_DISPATCH_LOOKAHEAD_S = env.float("CAMTRACK_DISPATCH_LOOKAHEAD_S", defau
 # and a dispatch round skips when more decode batches than this wait in the broker.
 CAMTRACK_MAX_LAG_S = env.float("CAMTRACK_MAX_LAG_S", default=2.0)
 CAMTRACK_MAX_DECODE_BACKLOG = env.int("CAMTRACK_MAX_DECODE_BACKLOG", default=6)
+# ... but only once the backlog has lasted this long: a decoder restarting for a few seconds is no overload.
+CAMTRACK_SHED_AFTER_S = env.float("CAMTRACK_SHED_AFTER_S", default=3.0)
 # io workers cache a camera's capture settings this long (edits apply within it).
 CAMTRACK_CAMERA_CACHE_S = env.float("CAMTRACK_CAMERA_CACHE_S", default=10.0)
 # Healthy cameras due within this window share one capture task (and one decode task), up to this many.

@@ -32,24 +32,38 @@ def _ts(value: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(value, tz=dt.UTC)
 
 
-def load_shed(backlog: int | None) -> float:
+def load_shed(backlog: int | None, *, now: float | None = None) -> float:
     """Share of due cameras to skip this round, steered to hold the decode backlog near half its limit.
 
     The share carries over from round to round (in Redis, so every dispatcher agrees): a share set
     from one round's backlog alone swings between shedding everything and nothing, since a round's
-    effect shows in the backlog only a round later. It rises fast and falls slowly.
+    effect shows in the backlog only a round later. It rises fast, but only once the backlog has
+    stayed over its target for CAMTRACK_SHED_AFTER_S (a decoder restarting for a few seconds is no
+    overload: its frames wait and are decoded), falls slowly while work is waiting, and halves each
+    round once the queue is empty (nothing is left to protect).
     """
     limit = settings.CAMTRACK_MAX_DECODE_BACKLOG
     if backlog is None or limit <= 0:
         return 0.0
+    now = time.time() if now is None else now
     client = framestore.client()
     try:
-        previous = float(client.get(SHED_KEY) or 0.0)
+        state = (client.get(SHED_KEY) or b"0:0").decode().split(":")
+        previous, over_since = float(state[0]), float(state[1]) if len(state) > 1 else 0.0
     except Exception:  # the frame store down: shed nothing rather than stop dispatching
         return 0.0
     error = (backlog - limit / 2) / limit
-    shed = min(1.0, max(0.0, previous + (0.5 if error > 0 else 0.2) * error))
-    client.set(SHED_KEY, shed, ex=60)
+    if error <= 0:
+        over_since = 0.0
+    elif not over_since:
+        over_since = now
+    if backlog == 0:
+        shed = previous / 2 if previous >= 0.02 else 0.0
+    elif error > 0 and now - over_since < settings.CAMTRACK_SHED_AFTER_S:
+        shed = previous  # over target only lately: wait and see
+    else:
+        shed = min(1.0, max(0.0, previous + (0.5 if error > 0 else 0.2) * error))
+    client.set(SHED_KEY, f"{shed}:{over_since}", ex=60)
     return shed
 
 
@@ -118,7 +132,7 @@ def camera_dispatch_due(*, now: float | None = None, lookahead_s: float | None =
     now = time.time() if now is None else now
     lookahead_s = settings.CAMTRACK_DISPATCH_LOOKAHEAD_S if lookahead_s is None else lookahead_s
     backlog = decode_backlog()
-    shed = load_shed(backlog)
+    shed = load_shed(backlog, now=now)
     if shed:
         logger.warning("dispatch: %d decode tasks waiting; %.0f%% of this round's cameras skip", backlog, shed * 100)
     claimed, skipped = cameras_claim_due(now=now, horizon=now + lookahead_s, shed=shed)

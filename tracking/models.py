@@ -64,7 +64,9 @@ class CameraMinute(models.Model):
     frames = models.PositiveIntegerField(default=0)
     reads = models.PositiveIntegerField(default=0)
     no_reads = models.PositiveIntegerField(default=0)
-    sightings = models.PositiveIntegerField(default=0)
+    # Signed: a batch whose frame joins two sightings into one adds -1 to the minute the second began,
+    # and the upsert's proposed row must pass its checks before the conflict turns it into an update.
+    sightings = models.IntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["camera", "start"], name="camera_minute_once")]

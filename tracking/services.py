@@ -65,32 +65,46 @@ def _minute(at: dt.datetime) -> dt.datetime:
     return at.replace(second=0, microsecond=0)
 
 
-def _latest(keys: set[tuple[int, str, str]], since: dt.datetime) -> dict[tuple[int, str, str], Sighting]:
-    """The latest sighting of each (camera, format, text) that is open or was last seen after ``since``."""
+def _nearby(
+    keys: set[tuple[int, str, str]], since: dt.datetime, until: dt.datetime
+) -> dict[tuple[int, str, str], list[Sighting]]:
+    """Sightings of each (camera, format, text) that are open or overlap [since, until]."""
     if not keys:
         return {}
     match = Q()
     for camera_id, fmt, text in keys:
         match |= Q(camera_id=camera_id, format=fmt, text=text)
-    latest: dict[tuple[int, str, str], Sighting] = {}
-    rows = Sighting.objects.filter(match, Q(last_seen__gte=since) | Q(ended_at__isnull=True)).only(
-        "id", "camera_id", "format", "text", "first_seen", "last_seen", "ended_at", "frames", "first_position"
-    )
-    for s in rows:
-        key = (s.camera_id, s.format, s.text)
-        if key not in latest or s.last_seen > latest[key].last_seen:
-            latest[key] = s
-    return latest
+    found: dict[tuple[int, str, str], list[Sighting]] = defaultdict(list)
+    rows = Sighting.objects.filter(match, Q(last_seen__gte=since, first_seen__lte=until) | Q(ended_at__isnull=True))
+    for s in rows.only(
+        "id",
+        "camera_id",
+        "zone_id",
+        "format",
+        "text",
+        "first_seen",
+        "last_seen",
+        "ended_at",
+        "frames",
+        "first_position",
+        "last_position",
+    ):
+        found[(s.camera_id, s.format, s.text)].append(s)
+    return found
 
 
-def _count_minutes(frames: list[TrackedFrame], opened_per_frame: list[int]) -> None:
+def _count_minutes(frames: list[TrackedFrame], begun: dict[tuple[int, dt.datetime], int]) -> None:
+    """Add the frames to their minutes; ``begun`` is the change in sightings begun per (camera, start)."""
     rows: dict[tuple[int, dt.datetime], list] = {}
-    for frame, opened in zip(frames, opened_per_frame, strict=True):
+    zones = {f.camera_id: f.zone_id for f in frames}
+    for frame in frames:
         row = rows.setdefault((frame.camera_id, _minute(frame.at)), [frame.zone_id, 0, 0, 0, 0])
         row[1] += 1
         row[2] += bool(frame.codes)
         row[3] += frame.no_read
-        row[4] += opened
+    for (camera_id, start), delta in begun.items():
+        if delta:
+            rows.setdefault((camera_id, _minute(start)), [zones.get(camera_id), 0, 0, 0, 0])[4] += delta
     table = CameraMinute._meta.db_table
     values, params = [], []
     for (camera_id, start), (zone_id, n, reads, no_reads, opened) in sorted(rows.items()):
@@ -146,12 +160,14 @@ def _update(sightings: list[Sighting]) -> None:
 
 
 def frames_track(*, frames: list[TrackedFrame], locked: bool = False) -> TrackResult:
-    """Extend or open the sightings of the codes in newly stored frames and count the frames.
+    """Extend, open or join the sightings of the codes in newly stored frames, and count the frames.
 
-    A code seen within its camera's gap of its latest sighting extends it (in any order: a frame
-    that arrives late widens the sighting backwards); otherwise it begins a new sighting and an open
-    earlier one ends. Must run inside the transaction that stored the frames; ``locked`` says the
-    caller already holds the cameras' locks (the store takes them before writing anything).
+    A code's frames at one camera form one sighting while each comes within the camera's gap of
+    the next. Frames may arrive in any order (two cpu workers, a redelivered task): a frame near a
+    sighting widens it, a frame near none begins one, a frame that bridges two sightings joins them.
+    So the sightings are the same whatever order the frames were stored in. Only a code's latest
+    sighting may stay open. Must run inside the transaction that stored the frames; ``locked`` says
+    the caller already holds the cameras' locks (the store takes them before writing anything).
     """
     result = TrackResult()
     if not frames:
@@ -159,63 +175,86 @@ def frames_track(*, frames: list[TrackedFrame], locked: bool = False) -> TrackRe
     assert transaction.get_connection().in_atomic_block, "frames_track must run inside the store's transaction"
     if not locked:
         cameras_lock(camera_ids=[f.camera_id for f in frames if f.codes])
-    by_key: dict[tuple[int, str, str], list[tuple[dt.datetime, int, Seen, TrackedFrame]]] = defaultdict(list)
-    for i, frame in enumerate(frames):
+    by_key: dict[tuple[int, str, str], list[tuple[dt.datetime, Seen, TrackedFrame]]] = defaultdict(list)
+    for frame in frames:
         for seen in {(c.format, c.text): c for c in frame.codes}.values():  # a code twice in a frame: once
-            by_key[(frame.camera_id, seen.format, seen.text)].append((frame.at, i, seen, frame))
-    earliest = min((f.at - dt.timedelta(seconds=f.gap_s) for f in frames if f.codes), default=None)
-    latest = _latest(set(by_key), earliest) if earliest else {}
-    opened_per_frame = [0] * len(frames)
-    changed: dict[int, Sighting] = {}
-    new: list[Sighting] = []
+            by_key[(frame.camera_id, seen.format, seen.text)].append((frame.at, seen, frame))
+    begun: dict[tuple[int, dt.datetime], int] = defaultdict(int)
+    if not by_key:
+        _count_minutes(frames, begun)
+        return result
+    with_codes = [f for f in frames if f.codes]
+    nearby = _nearby(
+        set(by_key),
+        min(f.at - dt.timedelta(seconds=f.gap_s) for f in with_codes),
+        max(f.at + dt.timedelta(seconds=f.gap_s) for f in with_codes),
+    )
     now = dt.datetime.now(dt.UTC)
+    dirty: dict[int, Sighting] = {}
+    gone: list[int] = []
+    new: list[Sighting] = []
     for key, seen_list in by_key.items():
-        current = latest.get(key)
-        for at, i, seen, frame in sorted(seen_list, key=lambda item: item[0]):
-            gap = dt.timedelta(seconds=frame.gap_s)
-            if current is not None and current.first_seen - gap <= at <= current.last_seen + gap:
-                if at < current.first_seen:
-                    current.first_seen, current.first_position = at, seen.position
-                if at >= current.last_seen:
-                    current.last_seen, current.last_position = at, seen.position
-                current.frames += 1
-                current.ended_at = None  # ended too early by a frame that arrived late: open again
-                if current.pk:
-                    changed[current.pk] = current
-                continue
-            if current is not None and current.ended_at is None:
-                current.ended_at = min(now, current.last_seen + gap)
-                if current.pk:
-                    changed[current.pk] = current
-                    result.ended.append(current.pk)
-            current = Sighting(
-                camera_id=frame.camera_id,
-                zone_id=frame.zone_id,
-                format=seen.format,
-                text=seen.text,
-                raw=seen.raw,
-                first_seen=at,
-                last_seen=at,
-                frames=1,
-                first_position=seen.position,
-                last_position=seen.position,
+        items = list(nearby.get(key, []))
+        gap = dt.timedelta(seconds=seen_list[0][2].gap_s)
+        for at, seen, frame in sorted(seen_list, key=lambda item: item[0]):
+            matches = sorted(
+                (s for s in items if s.first_seen - gap <= at <= s.last_seen + gap), key=lambda s: s.first_seen
             )
-            new.append(current)
-            opened_per_frame[i] += 1
-    if changed:
-        _update(sorted(changed.values(), key=lambda s: s.ended_at is None))
-        result.extended = [pk for pk, s in changed.items() if s.ended_at is None]
+            if not matches:
+                s = Sighting(
+                    camera_id=frame.camera_id,
+                    zone_id=frame.zone_id,
+                    format=seen.format,
+                    text=seen.text,
+                    raw=seen.raw,
+                    first_seen=at,
+                    last_seen=at,
+                    frames=0,
+                    first_position=seen.position,
+                    last_position=seen.position,
+                )
+                items.append(s)
+                new.append(s)
+                begun[(frame.camera_id, _minute(at))] += 1
+                matches = [s]
+            keep = matches[0]
+            for other in matches[1:]:  # this frame bridges them: one visit after all
+                if other.last_seen > keep.last_seen:
+                    keep.last_seen, keep.last_position = other.last_seen, other.last_position
+                keep.frames += other.frames
+                items.remove(other)
+                begun[(other.camera_id, _minute(other.first_seen))] -= 1
+                if other.pk:
+                    gone.append(other.pk)
+                    dirty.pop(other.pk, None)
+                else:
+                    new.remove(other)
+            if at < keep.first_seen:
+                keep.first_seen, keep.first_position = at, seen.position
+            if at >= keep.last_seen:
+                keep.last_seen, keep.last_position = at, seen.position
+            keep.frames += 1
+            if keep.pk:
+                dirty[keep.pk] = keep
+        latest = max(items, key=lambda s: s.last_seen)
+        for s in items:
+            if s is latest:
+                if s.ended_at is not None and (s.pk in dirty or not s.pk):
+                    s.ended_at = None  # ended too early: a frame inside its gap arrived late
+            elif s.ended_at is None:
+                s.ended_at = min(now, s.last_seen + gap)
+                if s.pk:
+                    dirty[s.pk] = s
+                    result.ended.append(s.pk)
+    if gone:
+        Sighting.objects.filter(pk__in=gone).delete()  # first: they may hold the one open place
+    if dirty:
+        _update(sorted(dirty.values(), key=lambda s: s.ended_at is None))
+        result.extended = [pk for pk, s in dirty.items() if s.ended_at is None]
     if new:
-        # Only the last sighting of a key in this batch can still be open.
-        last_of_key: dict[tuple[int, str, str], Sighting] = {}
-        for s in new:
-            last_of_key[(s.camera_id, s.format, s.text)] = s
-        for s in new:
-            if last_of_key[(s.camera_id, s.format, s.text)] is not s and s.ended_at is None:
-                s.ended_at = s.last_seen
         Sighting.objects.bulk_create(new)
         result.opened = [s.pk for s in new if s.pk is not None]
-    _count_minutes(frames, opened_per_frame)
+    _count_minutes(frames, begun)
     return result
 
 

@@ -120,7 +120,9 @@ def test_a_saturated_decode_stage_makes_the_round_skip(camera_factory, settings)
     cams = camera_factory.create_batch(3, interval_s=5.0, next_run_at=time.time() - 0.5)
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     client.lpush("cpu", *[b"{}"] * (2 * settings.CAMTRACK_MAX_DECODE_BACKLOG))  # a deep backlog of decode work
-    load_shed(2 * settings.CAMTRACK_MAX_DECODE_BACKLOG)  # the backlog has lasted a round already
+    start = time.time() - settings.CAMTRACK_SHED_AFTER_S - 1
+    for at in (start, start + settings.CAMTRACK_SHED_AFTER_S):  # the backlog has lasted, and sheds already
+        load_shed(2 * settings.CAMTRACK_MAX_DECODE_BACKLOG, now=at)
     result = camera_dispatch_due()
     assert (result.dispatched, result.skipped) == (0, 3)
     for cam in cams:
@@ -151,17 +153,26 @@ def test_a_moderate_backlog_sheds_a_share_of_the_round(settings):
         ]
     )
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.lpush("cpu", *[b"{}"] * settings.CAMTRACK_MAX_DECODE_BACKLOG)  # a first round over target: a quarter
+    client.lpush("cpu", *[b"{}"] * settings.CAMTRACK_MAX_DECODE_BACKLOG)
+    # Over target since long enough ago: this round sheds a quarter.
+    load_shed(settings.CAMTRACK_MAX_DECODE_BACKLOG, now=now - settings.CAMTRACK_SHED_AFTER_S - 0.1)
     result = camera_dispatch_due(now=now)
     assert result.dispatched + result.skipped == 400
     assert 50 <= result.skipped <= 150, result
 
 
 def test_shedding_rises_with_a_lasting_backlog_and_decays_once_it_clears(settings):
-    limit = settings.CAMTRACK_MAX_DECODE_BACKLOG
-    assert load_shed(0) == 0.0
-    assert load_shed(2 * limit) == pytest.approx(0.75)
-    assert load_shed(2 * limit) == 1.0
-    assert load_shed(limit // 2) == 1.0  # at the target the share holds
-    shares = [load_shed(0) for _ in range(12)]
-    assert shares[0] == pytest.approx(0.9) and shares == sorted(shares, reverse=True) and shares[-1] == 0.0
+    limit, after = settings.CAMTRACK_MAX_DECODE_BACKLOG, settings.CAMTRACK_SHED_AFTER_S
+    t = 1_000_000.0
+    assert load_shed(0, now=t) == 0.0
+    # A backlog shorter than CAMTRACK_SHED_AFTER_S (a decoder restarting) sheds nothing.
+    assert load_shed(2 * limit, now=t + 1) == 0.0
+    assert load_shed(2 * limit, now=t + 1 + after - 0.5) == 0.0
+    assert load_shed(2 * limit, now=t + 1 + after) == pytest.approx(0.75)
+    assert load_shed(2 * limit, now=t + 2 + after) == 1.0
+    assert load_shed(limit // 2, now=t + 3 + after) == 1.0  # at the target the share holds
+    waiting = [load_shed(1, now=t + 4 + after + i) for i in range(3)]  # work still waiting: it falls slowly
+    assert waiting == sorted(waiting, reverse=True)
+    assert waiting[0] == pytest.approx(1 + 0.2 * (1 - limit / 2) / limit)
+    idle = [load_shed(0, now=t + 8 + after + i) for i in range(8)]  # the queue is empty: it halves each round
+    assert idle[0] == pytest.approx(waiting[-1] / 2) and idle[-1] == 0.0

@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 
+import psutil
 import pytest
 from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
@@ -80,7 +81,10 @@ def play(sim: Simulator, parcels, t0: float, truth: dict, stop: threading.Event)
                 truth[(shown, camera)][1] = time.time()
 
 
-def test_every_parcel_journey_is_exact(celery_workers, tmp_path):
+@pytest.mark.parametrize("kill", [False, True], ids=["steady", "cpu-killed"])
+def test_every_parcel_journey_is_exact(celery_workers, tmp_path, kill):
+    """Every visit found once, on time, ended on time, counted; also when the cpu pool's processes
+    are SIGKILLed mid-run (their tasks come back and must neither lose nor double a frame)."""
     purge_queues()
     names = [f"jr-{i:02d}" for i in range(CAMERAS)]
     sim = Simulator(port=0, cameras=names).start()
@@ -110,6 +114,10 @@ def test_every_parcel_journey_is_exact(celery_workers, tmp_path):
     player.start()
     end = t0 + max(offset for _, visits in parcels for _, offset in visits) + IN_VIEW_S
     try:
+        if kill:
+            time.sleep(max(0.0, t0 + (end - t0) / 2 - time.time()))
+            for child in psutil.Process(celery_workers["cpu"].proc.pid).children(recursive=True):
+                child.send_signal(signal.SIGKILL)
         player.join(timeout=end - time.time() + 30)
         gap = Camera.objects.get(name=names[0]).gap_s
         from tracking.models import Sighting
