@@ -6,6 +6,7 @@ from django.db import transaction
 from django.db.models import F
 
 from cameras.models import Camera, CameraEvent
+from cameras.signals import camera_status_changed
 
 OFFLINE_AFTER = 3  # consecutive failures
 BACKOFF_CAP_S = 300.0
@@ -16,6 +17,13 @@ def backoff_s(*, interval_s: float, consecutive_failures: int) -> float:
     if consecutive_failures < OFFLINE_AFTER:
         return 0.0
     return min(interval_s * 2 ** (consecutive_failures - OFFLINE_AFTER + 1), max(BACKOFF_CAP_S, interval_s))
+
+
+def _changed(*, camera_id: int, at: dt.datetime, status: str, previous: str, reason: str) -> None:
+    CameraEvent.objects.create(camera_id=camera_id, at=at, status=status, previous=previous, reason=reason)
+    camera_status_changed.send(
+        sender=Camera, camera_id=camera_id, at=at, status=status, previous=previous, reason=reason
+    )
 
 
 def camera_mark_success(*, camera_id: int, at: dt.datetime) -> None:
@@ -39,7 +47,7 @@ def camera_mark_success(*, camera_id: int, at: dt.datetime) -> None:
             last_error="",
         )
         if previous != Camera.Status.ONLINE:
-            CameraEvent.objects.create(
+            _changed(
                 camera_id=camera_id, at=at, status=Camera.Status.ONLINE, previous=previous, reason="capture succeeded"
             )
 
@@ -65,6 +73,6 @@ def camera_mark_failure(*, camera_id: int, at: dt.datetime, error: str, detail: 
         if status != camera.status:
             changes["status"] = status
             changes["status_since"] = at
-            CameraEvent.objects.create(camera_id=camera_id, at=at, status=status, previous=camera.status, reason=reason)
+            _changed(camera_id=camera_id, at=at, status=status, previous=camera.status, reason=reason)
         Camera.objects.filter(pk=camera_id).update(**changes)
     return camera

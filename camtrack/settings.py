@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "cameras",
     "detections",
     "tracking",
+    "notify",
     "pipeline",
     "web",
     "devtools",
@@ -134,6 +135,12 @@ CAMTRACK_FRAME_STORE_URL = env(
     else f"redis://127.0.0.1:{CAMTRACK_EMBEDDED_REDIS_PORT}/0",
 )
 CAMTRACK_FRAME_TTL_S = env.int("CAMTRACK_FRAME_TTL_S", default=60)
+# The event log (a Redis Stream) that SSE, MQTT, webhooks and alert rules read; bounded by size and age.
+CAMTRACK_EVENTS_URL = env("CAMTRACK_EVENTS_URL", default=CAMTRACK_FRAME_STORE_URL)
+CAMTRACK_EVENTS_MAXLEN = env.int("CAMTRACK_EVENTS_MAXLEN", default=1_000_000)
+CAMTRACK_EVENTS_MAX_AGE_S = env.int("CAMTRACK_EVENTS_MAX_AGE_S", default=7 * 24 * 3600)
+# A long sighting announces itself again at most this often (sighting.update).
+CAMTRACK_SIGHTING_UPDATE_S = env.float("CAMTRACK_SIGHTING_UPDATE_S", default=10.0)
 
 # Longest task is bounded by the camera timeout cap plus decode time limits, far below this.
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=600)

@@ -11,6 +11,7 @@ from cameras.health import camera_mark_success
 from cameras.models import Camera, Snapshot, default_gap_s
 from detections.decoders import Code, DecodeResult
 from detections.models import Detection
+from notify.announce import track_result_announce
 from tracking.services import Seen, TrackedFrame, cameras_lock, frames_track
 
 logger = logging.getLogger(__name__)
@@ -187,7 +188,7 @@ def _track(stored: list[StoreEntry]) -> None:
                 no_read=e.result.no_read,
             )
         )
-    frames_track(frames=frames, locked=True)
+    track_result_announce(frames_track(frames=frames, locked=True))
 
 
 def snapshots_store(entries: list[StoreEntry]) -> int:

@@ -61,6 +61,9 @@ def prune() -> dict:
 # Ends the sightings whose code has left; often, so an end is known within about a second of its gap.
 @shared_task(name="tracking.tasks.close_stale", ignore_result=True)
 def close_stale() -> int:
+    from notify.announce import sightings_announce
     from tracking.services import sightings_close_stale
 
-    return len(sightings_close_stale())
+    ended = sightings_close_stale()
+    sightings_announce(ended=ended)
+    return len(ended)

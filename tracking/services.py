@@ -45,9 +45,10 @@ class TrackedFrame:
 
 @dataclass
 class TrackResult:
-    opened: list[int] = field(default_factory=list)  # ids of sightings begun
-    extended: list[int] = field(default_factory=list)  # ids of sightings that saw another frame
-    ended: list[int] = field(default_factory=list)  # ids ended because their code came back after the gap
+    opened: list[Sighting] = field(default_factory=list)  # sightings begun
+    # Sightings that saw more frames, each with its last_seen before this batch.
+    extended: list[tuple[Sighting, dt.datetime]] = field(default_factory=list)
+    ended: list[Sighting] = field(default_factory=list)  # ended because their code came back after the gap
 
 
 def cameras_lock(*, camera_ids: Iterable[int]) -> None:
@@ -191,6 +192,7 @@ def frames_track(*, frames: list[TrackedFrame], locked: bool = False) -> TrackRe
     )
     now = dt.datetime.now(dt.UTC)
     dirty: dict[int, Sighting] = {}
+    seen_before: dict[int, dt.datetime] = {}  # last_seen of the stored sightings this batch touched
     gone: list[int] = []
     new: list[Sighting] = []
     for key, seen_list in by_key.items():
@@ -229,6 +231,8 @@ def frames_track(*, frames: list[TrackedFrame], locked: bool = False) -> TrackRe
                     dirty.pop(other.pk, None)
                 else:
                     new.remove(other)
+            if keep.pk:
+                seen_before.setdefault(keep.pk, keep.last_seen)
             if at < keep.first_seen:
                 keep.first_seen, keep.first_position = at, seen.position
             if at >= keep.last_seen:
@@ -245,21 +249,24 @@ def frames_track(*, frames: list[TrackedFrame], locked: bool = False) -> TrackRe
                 s.ended_at = min(now, s.last_seen + gap)
                 if s.pk:
                     dirty[s.pk] = s
-                    result.ended.append(s.pk)
+                    result.ended.append(s)
     if gone:
         Sighting.objects.filter(pk__in=gone).delete()  # first: they may hold the one open place
     if dirty:
         _update(sorted(dirty.values(), key=lambda s: s.ended_at is None))
-        result.extended = [pk for pk, s in dirty.items() if s.ended_at is None]
+        result.extended = [(s, seen_before.get(pk, s.last_seen)) for pk, s in dirty.items() if s.ended_at is None]
     if new:
         Sighting.objects.bulk_create(new)
-        result.opened = [s.pk for s in new if s.pk is not None]
+        # New ones that this same batch already ended (an earlier visit of a code seen again) are
+        # both begun and ended.
+        result.opened = list(new)
+        result.ended += [s for s in new if s.ended_at is not None]
     _count_minutes(frames, begun)
     return result
 
 
-def sightings_close_stale(*, now: dt.datetime | None = None) -> list[int]:
-    """End the open sightings whose code has been unseen longer than its camera's gap; returns their ids."""
+def sightings_close_stale(*, now: dt.datetime | None = None) -> list[Sighting]:
+    """End the open sightings whose code has been unseen longer than its camera's gap; returns them."""
     now = now or dt.datetime.now(dt.UTC)
     candidates = list(
         Sighting.objects.filter(ended_at__isnull=True, last_seen__lt=now - dt.timedelta(seconds=0.5)).values_list(
@@ -277,9 +284,9 @@ def sightings_close_stale(*, now: dt.datetime | None = None) -> list[int]:
         gap = gaps.get(camera_id, default_gap_s(5.0))
         if last_seen < now - dt.timedelta(seconds=gap):
             stale[camera_id].append(pk)
-    ended: list[int] = []
+    ended_ids: list[int] = []
     if not stale:
-        return ended
+        return []
     with transaction.atomic():
         cameras_lock(camera_ids=stale)
         for camera_id, ids in stale.items():
@@ -288,5 +295,5 @@ def sightings_close_stale(*, now: dt.datetime | None = None) -> list[int]:
             rows = Sighting.objects.filter(pk__in=ids, ended_at__isnull=True, last_seen__lt=cutoff)
             still = list(rows.values_list("id", flat=True))
             rows.update(ended_at=now)
-            ended += still
-    return ended
+            ended_ids += still
+    return list(Sighting.objects.filter(pk__in=ended_ids).order_by("id"))

@@ -86,7 +86,7 @@ def test_the_sweep_ends_sightings_unseen_for_their_gap_only(dock):
     fast, _ = camera_upsert(name="fast", url="http://127.0.0.1:9/b.jpg", interval_s=1.0, sighting_gap_s=2.0)
     snapshots_store([_entry(dock.pk, 0, "D"), _entry(fast.pk, 0, "F")])
     ended = sightings_close_stale(now=T0 + dt.timedelta(seconds=3))
-    assert [Sighting.objects.get(pk=pk).text for pk in ended] == ["F"]
+    assert [s.text for s in ended] == ["F"]
     assert Sighting.objects.get(text="D").ended_at is None
     sightings_close_stale(now=T0 + dt.timedelta(seconds=6))
     assert Sighting.objects.get(text="D").ended_at == T0 + dt.timedelta(seconds=6)
