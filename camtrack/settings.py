@@ -71,6 +71,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "camtrack.urls"
 WSGI_APPLICATION = "camtrack.wsgi.application"
+ASGI_APPLICATION = "camtrack.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -141,6 +142,7 @@ CAMTRACK_EVENTS_MAXLEN = env.int("CAMTRACK_EVENTS_MAXLEN", default=1_000_000)
 CAMTRACK_EVENTS_MAX_AGE_S = env.int("CAMTRACK_EVENTS_MAX_AGE_S", default=7 * 24 * 3600)
 # A long sighting announces itself again at most this often (sighting.update).
 CAMTRACK_SIGHTING_UPDATE_S = env.float("CAMTRACK_SIGHTING_UPDATE_S", default=10.0)
+CAMTRACK_SSE_HEARTBEAT_S = env.float("CAMTRACK_SSE_HEARTBEAT_S", default=15.0)
 
 # Longest task is bounded by the camera timeout cap plus decode time limits, far below this.
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=600)

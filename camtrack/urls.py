@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from web import views
+from web import sse, views
 from web.api import CameraViewSet, DetectionViewSet
 from web.tracking_api import CountsView, JourneyView, SightingViewSet, ZoneViewSet
 
@@ -15,6 +15,7 @@ router.register("zones", ZoneViewSet, basename="zone")
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
+    path("api/events/stream", sse.events_stream, name="events-stream"),
     path("api/journey/", JourneyView.as_view(), name="journey"),
     path("api/counts/", CountsView.as_view(), name="counts"),
     path("api/", include(router.urls)),

@@ -94,7 +94,8 @@ def events_publish(events: list[tuple[str, dict[str, Any]]]) -> None:
         transaction.on_commit(lambda: events_write(events))
 
 
-def _event(entry_id: bytes | str, fields: dict) -> Event:
+def decode_entry(entry_id: bytes | str, fields: dict) -> Event:
+    """An event from a raw stream entry (as redis-py returns it, sync or async)."""
     get = {
         k.decode() if isinstance(k, bytes) else k: v.decode() if isinstance(v, bytes) else v for k, v in fields.items()
     }
@@ -111,13 +112,13 @@ def events_read(*, after: str = "0-0", count: int = 500, block_ms: int | None = 
     reply = client().xread({STREAM_KEY: after}, count=count, block=block_ms)
     if not reply:
         return []
-    return [_event(entry_id, fields) for entry_id, fields in reply[0][1]]
+    return [decode_entry(entry_id, fields) for entry_id, fields in reply[0][1]]
 
 
 def events_last_id() -> str:
     """The id of the newest event ("0-0" when there is none): where a new reader starts."""
     newest = client().xrevrange(STREAM_KEY, count=1)
-    return _event(*newest[0]).id if newest else "0-0"
+    return decode_entry(*newest[0]).id if newest else "0-0"
 
 
 def cursor_get(*, channel: str, default: str | None = None) -> str:

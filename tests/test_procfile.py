@@ -59,10 +59,10 @@ def expand(command: str, env: dict[str, str]) -> list[str]:
 
 
 def run_proc(name: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
-    """Run scripts/proc NAME from another directory, with celery, gunicorn and nproc faked on PATH."""
+    """Run scripts/proc NAME from another directory, with celery, gunicorn, python and nproc faked on PATH."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
-    for program in ("celery", "gunicorn"):
+    for program in ("celery", "gunicorn", "python"):
         fake = bin_dir / program
         fake.write_text('#!/bin/sh\nprintf "%s\\0" "$(pwd)" "$0" "$@"\n')
         fake.chmod(0o755)
