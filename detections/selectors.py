@@ -20,7 +20,3 @@ def detection_list(
     if since:
         qs = qs.filter(created_at__gte=since)
     return qs
-
-
-def detection_latest(*, limit: int = 50) -> list[Detection]:
-    return list(detection_list()[:limit])

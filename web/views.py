@@ -9,7 +9,7 @@ from django.shortcuts import render
 from kombu import Connection
 
 from cameras.selectors import EMPTY_STATS, camera_capture_stats, camera_list, camera_status_counts
-from detections.selectors import detection_latest
+from tracking.selectors import journey, sighting_list
 
 DASHBOARD_CAMERAS = 500
 # The dashboard refreshes every two seconds: a shorter window keeps its one stats query small.
@@ -22,11 +22,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     stats = camera_capture_stats(camera_ids=[c.pk for c in cameras], window=DASHBOARD_STATS_WINDOW)
     for camera in cameras:
         camera.capture_stats = stats.get(camera.pk, EMPTY_STATS)
+    code = request.GET.get("code", "").strip()
+    journey_rows = journey(code=code) if code else []
     context = {
         "cameras": cameras,
         "stats_window": DASHBOARD_STATS_WINDOW,
         "counts": camera_status_counts(),
-        "detections": detection_latest(limit=30),
+        "sightings": sighting_list()[:30],
+        "code": code,
+        "journey": journey_rows,
+        "last": max(journey_rows, key=lambda s: s.last_seen) if journey_rows else None,
     }
     template = "web/_dashboard_body.html" if request.GET.get("partial") else "web/dashboard.html"
     return render(request, template, context)

@@ -84,3 +84,13 @@ def test_counts_per_minute_and_per_zone_come_from_the_roll_up(api, route):
     assert api.get("/api/counts/", {"bucket": "week", "camera": "dock-cam"}).status_code == 400
     assert api.get("/api/counts/", {"bucket": "hour"}).status_code == 400
     assert api.get("/api/counts/", {"bucket": "hour", "zone": "nowhere"}).status_code == 404
+
+
+def test_dashboard_code_search_shows_the_journey_in_order(route, admin_client):
+    html = admin_client.get("/", {"code": "P"}).content.decode()
+    journey = html[html.index("Journey of") : html.index("Latest sightings")]
+    assert journey.index("dock-cam") < journey.index("sorter-cam") < journey.rindex("dock-cam")
+    assert journey.count("<tr><td>") == 3 and "last seen at dock-cam (dock)" in journey
+    assert "never seen" in admin_client.get("/", {"code": "nobody"}).content.decode()
+    latest = admin_client.get("/").content.decode()
+    assert "?code=P" in latest and "?code=Q" in latest
