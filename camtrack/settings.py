@@ -169,6 +169,9 @@ CELERY_TASK_ROUTES = {
     "analytics.tasks.decode": {"queue": "cpu"},
     "analytics.tasks.prune": {"queue": "io"},
     "tracking.tasks.close_stale": {"queue": "io"},
+    # Webhook tasks live in notify/tasks.py (notify may not import pipeline).
+    "notify.tasks.webhook_deliver": {"queue": "io"},
+    "notify.tasks.webhook_sweep": {"queue": "io"},
 }
 CELERY_BEAT_SCHEDULE = {
     # One entry dispatches every due camera in bulk; it expires with its period so a
@@ -177,6 +180,8 @@ CELERY_BEAT_SCHEDULE = {
     # Retention in bounded batches; each run stops after a time budget and the next one carries on.
     "prune": {"task": "analytics.tasks.prune", "schedule": 300.0, "options": {"expires": 300.0}},
     "close-stale-sightings": {"task": "tracking.tasks.close_stale", "schedule": 1.0, "options": {"expires": 1.0}},
+    # Webhook deliveries whose retry message was lost are queued again.
+    "webhook-sweep": {"task": "notify.tasks.webhook_sweep", "schedule": 300.0, "options": {"expires": 300.0}},
 }
 
 # --- camtrack ----------------------------------------------------------------
@@ -212,6 +217,9 @@ CAMTRACK_STRAGGLER_S = env.float("CAMTRACK_STRAGGLER_S", default=0.5)
 CAMTRACK_SNAPSHOT_RETENTION_DAYS = env.int("CAMTRACK_SNAPSHOT_RETENTION_DAYS", default=7)
 CAMTRACK_DETECTION_RETENTION_DAYS = env.int("CAMTRACK_DETECTION_RETENTION_DAYS", default=7)
 CAMTRACK_SIGHTING_RETENTION_DAYS = env.int("CAMTRACK_SIGHTING_RETENTION_DAYS", default=400)
+# Webhooks may not reach loopback, link-local or private addresses (the cloud metadata service, the
+# database, the admin of a router) unless this is set: for receivers on the same host or network.
+CAMTRACK_WEBHOOK_ALLOW_PRIVATE = env.bool("CAMTRACK_WEBHOOK_ALLOW_PRIVATE", default=False)
 
 LOGGING = {
     "version": 1,

@@ -4,6 +4,7 @@ from rest_framework.routers import DefaultRouter
 
 from web import sse, views
 from web.api import CameraViewSet, DetectionViewSet
+from web.notify_api import WebhookViewSet
 from web.tracking_api import CountsView, JourneyView, SightingViewSet, ZoneViewSet
 
 router = DefaultRouter()
@@ -11,6 +12,7 @@ router.register("cameras", CameraViewSet, basename="camera")
 router.register("detections", DetectionViewSet, basename="detection")
 router.register("sightings", SightingViewSet, basename="sighting")
 router.register("zones", ZoneViewSet, basename="zone")
+router.register("webhooks", WebhookViewSet, basename="webhook")
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),

@@ -36,3 +36,11 @@ def test_task_names_stay_pinned_whatever_module_holds_them():
     assert tasks.capture.name == "cameras.tasks.capture"
     assert tasks.decode.name == "analytics.tasks.decode"
     assert tasks.prune.name == "analytics.tasks.prune"
+
+
+def test_webhook_tasks_route_to_io():
+    # They live in notify/tasks.py (notify may not import pipeline), outside the check above.
+    app.loader.import_default_modules()
+    assert "notify.tasks.webhook_deliver" in app.tasks
+    assert settings.CELERY_TASK_ROUTES["notify.tasks.webhook_deliver"] == {"queue": "io"}
+    assert settings.CELERY_TASK_ROUTES["notify.tasks.webhook_sweep"] == {"queue": "io"}
