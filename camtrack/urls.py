@@ -3,6 +3,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from web import sse, views
+from web.alerts_api import AlertRuleViewSet, AlertViewSet
 from web.api import CameraViewSet, DetectionViewSet
 from web.notify_api import WebhookViewSet
 from web.tracking_api import CountsView, JourneyView, SightingViewSet, ZoneViewSet
@@ -13,6 +14,8 @@ router.register("detections", DetectionViewSet, basename="detection")
 router.register("sightings", SightingViewSet, basename="sighting")
 router.register("zones", ZoneViewSet, basename="zone")
 router.register("webhooks", WebhookViewSet, basename="webhook")
+router.register("alerts", AlertViewSet, basename="alert")
+router.register("alert-rules", AlertRuleViewSet, basename="alert-rule")
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),

@@ -101,3 +101,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def resend(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
         count = deliveries_resend(delivery_ids=queryset.values_list("id", flat=True))
         messages.info(request, f"{count} deliveries queued again.")
+
+
+from notify import alert_admin  # noqa: E402, F401  (alert rules and alerts)

@@ -29,6 +29,9 @@ class Channel:
     def handle(self, events: list[Event]) -> None:
         raise NotImplementedError
 
+    def tick(self) -> None:
+        """Called about once a second, events or not: for conditions that are about time passing."""
+
     def stop(self) -> None:
         """Disconnect cleanly (an MQTT last will must not fire on a clean stop)."""
 
@@ -85,6 +88,7 @@ class Runner:
                     cursor_set(channel=channel.name, event_id=position)
                     stats.handled += len(events)
                     stats.position = position
+                channel.tick()
                 failures = 0
             except Exception as exc:  # a channel never takes the process down; it retries the same events
                 failures += 1

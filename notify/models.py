@@ -146,3 +146,7 @@ class WebhookDelivery(models.Model):
     def webhook_id(self) -> str:
         """The Standard Webhooks message id: the same on every attempt, so receivers can drop repeats."""
         return f"msg_{self.event_id}"
+
+
+# Alert rules and alerts live in their own module; imported here so Django finds them.
+from notify.alert_models import Alert, AlertRule, RouteWatch  # noqa: E402, F401
