@@ -5,6 +5,7 @@ One module, in sections. See README "Configuration" for the variables.
 
 import os
 import secrets
+import socket
 from pathlib import Path
 
 import environ
@@ -220,6 +221,16 @@ CAMTRACK_SIGHTING_RETENTION_DAYS = env.int("CAMTRACK_SIGHTING_RETENTION_DAYS", d
 # Webhooks may not reach loopback, link-local or private addresses (the cloud metadata service, the
 # database, the admin of a router) unless this is set: for receivers on the same host or network.
 CAMTRACK_WEBHOOK_ALLOW_PRIVATE = env.bool("CAMTRACK_WEBHOOK_ALLOW_PRIVATE", default=False)
+# MQTT channel of the notify process (notify/mqtt.py): mqtt://user:pass@host:1883 or mqtts://...; empty: off.
+CAMTRACK_MQTT_URL = env("CAMTRACK_MQTT_URL", default="")
+CAMTRACK_MQTT_TOPIC_PREFIX = env("CAMTRACK_MQTT_TOPIC_PREFIX", default="camtrack")
+# One client id per process: a broker disconnects the older of two clients that share an id.
+CAMTRACK_MQTT_CLIENT_ID = env(
+    "CAMTRACK_MQTT_CLIENT_ID", default=f"camtrack-notify-{socket.gethostname()}-{os.getpid()}"
+)
+# mqtts:// only: a CA file for a private broker certificate (blank: the system's), or no verification at all.
+CAMTRACK_MQTT_TLS_CA = env("CAMTRACK_MQTT_TLS_CA", default="")
+CAMTRACK_MQTT_TLS_INSECURE = env.bool("CAMTRACK_MQTT_TLS_INSECURE", default=False)
 
 LOGGING = {
     "version": 1,
