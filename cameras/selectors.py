@@ -52,6 +52,8 @@ def camera_capture_stats(*, camera_ids: Iterable[int], window: int = STATS_WINDO
     ids = list(camera_ids)
     if not ids:
         return {}
+    if connection.vendor == "postgresql":
+        return _capture_stats_postgres(ids, window)
     rows = _recent_snapshots(ids, window)
     seen: dict[int, list] = {}
     for camera_id, status, capture_ms in rows:
@@ -73,19 +75,36 @@ def camera_capture_stats(*, camera_ids: Iterable[int], window: int = STATS_WINDO
     return {camera_id: stats.get(camera_id, EMPTY_STATS) for camera_id in ids}
 
 
+def _capture_stats_postgres(ids: list[int], window: int) -> dict[int, CaptureStats]:
+    """The same figures computed in PostgreSQL: a LATERAL LIMIT reads exactly ``window`` index
+    entries per camera, newest first, so the cost stays the same however long the history grows,
+    and only one row per camera comes back (percentile_cont interpolates like _percentile)."""
+    table = Snapshot._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT c.id, count(s.status), count(*) FILTER (WHERE s.status = 'ok'), "
+            f"percentile_cont(0.5) WITHIN GROUP (ORDER BY s.capture_ms) FILTER (WHERE s.status = 'ok'), "
+            f"percentile_cont(0.95) WITHIN GROUP (ORDER BY s.capture_ms) FILTER (WHERE s.status = 'ok') "
+            f"FROM unnest(%s::bigint[]) AS c(id) CROSS JOIN LATERAL "
+            f"(SELECT status, capture_ms FROM {table} WHERE camera_id = c.id ORDER BY scheduled_at DESC LIMIT %s) AS s "
+            f"GROUP BY c.id",
+            [ids, window],
+        )
+        rows = cursor.fetchall()
+    stats = {
+        camera_id: CaptureStats(
+            samples=total,
+            capture_p50_ms=round(p50, 1) if p50 is not None else None,
+            capture_p95_ms=round(p95, 1) if p95 is not None else None,
+            success_ratio=round(ok / total, 3),
+        )
+        for camera_id, total, ok, p50, p95 in rows
+        if total
+    }
+    return {camera_id: stats.get(camera_id, EMPTY_STATS) for camera_id in ids}
+
+
 def _recent_snapshots(ids: list[int], window: int) -> list[tuple[int, str, float | None]]:
-    if connection.vendor == "postgresql":
-        # A LATERAL LIMIT reads exactly ``window`` index entries per camera, newest first: the cost
-        # stays the same however long the snapshot history grows (a window function numbers them all).
-        table = Snapshot._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT c.id, s.status, s.capture_ms FROM unnest(%s::bigint[]) AS c(id) CROSS JOIN LATERAL "
-                f"(SELECT status, capture_ms FROM {table} WHERE camera_id = c.id "
-                f"ORDER BY scheduled_at DESC LIMIT %s) AS s",
-                [ids, window],
-            )
-            return cursor.fetchall()
     return list(
         Snapshot.objects.filter(camera_id__in=ids)
         .annotate(rank=Window(RowNumber(), partition_by=[F("camera_id")], order_by=F("scheduled_at").desc()))

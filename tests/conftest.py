@@ -12,3 +12,12 @@ if importlib.util.find_spec("tests.servers") and importlib.util.find_spec("tests
 @pytest.fixture
 def camera_factory():
     return CameraFactory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Settled count buckets are cached per process; ids repeat across tests on some databases.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from cameras.admin_filters import ExactPayloadSearch, FormatFilter
 from cameras.paginator import EstimatedCountPaginator
 from tracking.models import Sighting
 
@@ -20,11 +21,9 @@ class OpenFilter(admin.SimpleListFilter):
 
 
 @admin.register(Sighting)
-class SightingAdmin(admin.ModelAdmin):
+class SightingAdmin(ExactPayloadSearch, admin.ModelAdmin):
     list_display = ["text", "format", "camera", "zone", "first_seen", "last_seen", "ended_at", "frames"]
-    list_filter = [OpenFilter, "zone", "camera", "format", "first_seen"]
-    search_fields = ["=text"]
-    search_help_text = "exact payload"
+    list_filter = [OpenFilter, "zone", "camera", FormatFilter, "first_seen"]
     list_select_related = ["camera", "zone"]
     show_full_result_count = False
     paginator = EstimatedCountPaginator

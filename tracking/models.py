@@ -37,8 +37,10 @@ class Sighting(models.Model):
         indexes = [
             models.Index(fields=["text", "first_seen"], name="sighting_text_idx"),
             models.Index(fields=["camera", "text", "last_seen"], name="sighting_camera_code_idx"),
-            models.Index(fields=["camera", "first_seen"], name="sighting_camera_idx"),
-            models.Index(fields=["zone", "first_seen"], name="sighting_zone_idx"),
+            # Counts take distinct codes per bucket from these: with the payload included, an
+            # index-only scan (PostgreSQL) instead of a visit to every row.
+            models.Index(fields=["camera", "first_seen"], include=["text"], name="sighting_camera_codes_idx"),
+            models.Index(fields=["zone", "first_seen"], include=["text"], name="sighting_zone_codes_idx"),
             models.Index(fields=["first_seen"], name="sighting_first_seen_idx"),
             # The sweep looks for open sightings only: a small partial index.
             models.Index(fields=["last_seen"], condition=Q(ended_at__isnull=True), name="sighting_open_idx"),

@@ -63,21 +63,25 @@ class CountRow:
         return round(self.reads / self.frames, 4) if self.frames else None
 
 
-def counts(
-    *,
-    bucket: str,
-    since: dt.datetime,
-    until: dt.datetime,
-    camera: Camera | None = None,
-    zone: Zone | None = None,
-) -> list[CountRow]:
-    """Per bucket: sightings begun, distinct codes among them, frames, reads and no-reads.
+STEP = {"minute": dt.timedelta(minutes=1), "hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
+# A bucket this far in the past no longer changes (late frames and sweeps are long done): its row is
+# computed once and cached, so a chart over a year of days reads the database for today only.
+SETTLED_AFTER = dt.timedelta(minutes=10)
+CACHE_S = 24 * 3600
 
-    Frames, reads, no-reads and sightings come from the per-minute roll-up; distinct codes from
-    the sightings begun in the bucket (an index range), since distinct counts do not add up.
-    """
-    if bucket not in BUCKETS:
-        raise ValueError(f"bucket must be one of {', '.join(BUCKETS)}")
+
+def _floor(at: dt.datetime, bucket: str) -> dt.datetime:
+    at = at.astimezone(dt.UTC)
+    if bucket == "minute":
+        return at.replace(second=0, microsecond=0)
+    if bucket == "hour":
+        return at.replace(minute=0, second=0, microsecond=0)
+    return at.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _compute(
+    bucket: str, since: dt.datetime, until: dt.datetime, camera: Camera | None, zone: Zone | None
+) -> dict[dt.datetime, CountRow]:
     minutes = CameraMinute.objects.filter(start__gte=since, start__lt=until)
     sightings = Sighting.objects.filter(first_seen__gte=since, first_seen__lt=until)
     if camera is not None:
@@ -86,27 +90,78 @@ def counts(
         minutes, sightings = minutes.filter(zone=zone), sightings.filter(zone=zone)
     rolled = {
         row["b"]: row
-        for row in minutes.annotate(b=Trunc("start", bucket))
+        for row in minutes.annotate(b=Trunc("start", bucket, tzinfo=dt.UTC))
         .values("b")
         .annotate(frames=Sum("frames"), reads=Sum("reads"), no_reads=Sum("no_reads"), sightings=Sum("sightings"))
     }
     distinct = {
         row["b"]: row["codes"]
-        for row in sightings.annotate(b=Trunc("first_seen", bucket))
+        for row in sightings.annotate(b=Trunc("first_seen", bucket, tzinfo=dt.UTC))
         .values("b")
         .annotate(codes=Count("text", distinct=True))
     }
-    rows = []
-    for start in sorted(set(rolled) | set(distinct)):
+    out = {}
+    for start in set(rolled) | set(distinct):
         r = rolled.get(start, {})
-        rows.append(
-            CountRow(
-                start=start,
-                sightings=r.get("sightings") or 0,
-                codes=distinct.get(start, 0),
-                frames=r.get("frames") or 0,
-                reads=r.get("reads") or 0,
-                no_reads=r.get("no_reads") or 0,
-            )
+        out[start] = CountRow(
+            start=start,
+            sightings=r.get("sightings") or 0,
+            codes=distinct.get(start, 0),
+            frames=r.get("frames") or 0,
+            reads=r.get("reads") or 0,
+            no_reads=r.get("no_reads") or 0,
         )
-    return rows
+    return out
+
+
+def counts(
+    *,
+    bucket: str,
+    since: dt.datetime,
+    until: dt.datetime,
+    camera: Camera | None = None,
+    zone: Zone | None = None,
+    now: dt.datetime | None = None,
+) -> list[CountRow]:
+    """Per bucket: sightings begun, distinct codes among them, frames, reads and no-reads.
+
+    Frames, reads, no-reads and sightings come from the per-minute roll-up; distinct codes from
+    the sightings begun in the bucket (an index range), since distinct counts do not add up.
+    Whole buckets that have settled are cached; the rest is read each time.
+    """
+    if bucket not in BUCKETS:
+        raise ValueError(f"bucket must be one of {', '.join(BUCKETS)}")
+    from django.core.cache import cache
+
+    step = STEP[bucket]
+    now = now or dt.datetime.now(dt.UTC)
+    first = _floor(since, bucket)
+    first = first if first == since.astimezone(dt.UTC) else first + step  # the first whole bucket
+    settled_end = min(_floor(until, bucket), _floor(now - SETTLED_AFTER, bucket))
+    scope = f"c{camera.pk}" if camera is not None else f"z{zone.pk}" if zone is not None else "all"
+    whole = []
+    start = first
+    while start + step <= settled_end:
+        whole.append(start)
+        start += step
+    rows: dict[dt.datetime, CountRow] = {}
+    if whole:
+        keys = {f"camtrack:counts:{scope}:{bucket}:{int(s.timestamp())}": s for s in whole}
+        hits = cache.get_many(list(keys))
+        rows.update({keys[k]: v for k, v in hits.items() if v is not None and v.frames + v.sightings})
+        missing = [s for k, s in keys.items() if k not in hits]
+        if missing:
+            fresh = _compute(bucket, missing[0], missing[-1] + step, camera, zone)
+            empty = CountRow(start=missing[0], sightings=0, codes=0, frames=0, reads=0, no_reads=0)
+            cache.set_many(
+                {k: fresh.get(s, empty) for k, s in keys.items() if k not in hits and missing[0] <= s <= missing[-1]},
+                CACHE_S,
+            )
+            rows.update({s: r for s, r in fresh.items() if s in set(missing)})
+        live = [(since, whole[0]), (whole[-1] + step, until)]
+    else:
+        live = [(since, until)]
+    for lo, hi in live:
+        if lo < hi:
+            rows.update(_compute(bucket, lo, hi, camera, zone))
+    return [rows[s] for s in sorted(rows)]

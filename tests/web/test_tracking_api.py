@@ -94,3 +94,20 @@ def test_dashboard_code_search_shows_the_journey_in_order(route, admin_client):
     assert "never seen" in admin_client.get("/", {"code": "nobody"}).content.decode()
     latest = admin_client.get("/").content.decode()
     assert "?code=P" in latest and "?code=Q" in latest
+
+
+def test_settled_buckets_are_cached_and_live_ones_are_not(route):
+    from tracking.selectors import counts
+    from tracking.services import sightings_close_stale as close
+
+    dock = route[0]
+    window = {"bucket": "minute", "since": T0, "until": T0 + dt.timedelta(hours=1), "camera": dock}
+    settled_now = T0 + dt.timedelta(hours=2)
+    first = counts(**window, now=settled_now)
+    # A frame stored into a settled bucket afterwards is not seen (the cache answers) ...
+    snapshots_store([_frame(dock, 30, "LATE")])
+    close(now=T0 + dt.timedelta(seconds=90))
+    assert counts(**window, now=settled_now) == first
+    # ... while a bucket that has not settled is read afresh.
+    fresh = counts(**window, now=T0 + dt.timedelta(minutes=5))
+    assert fresh[0].frames == first[0].frames + 1 and fresh[0].sightings == first[0].sightings + 1
