@@ -75,6 +75,6 @@ def camera_status_announce(
         "status": status,
         "previous": previous,
         "reason": reason,
-        "at": _iso(at),
+        "since": _iso(at),
     }
     events_publish([("camera.status", body)])

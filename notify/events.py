@@ -56,7 +56,8 @@ class Event:
     body: dict[str, Any]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "type": self.type, "at": self.at, **self.body}
+        # The envelope wins over the body: id, type and at always say which event this is and when.
+        return {**self.body, "id": self.id, "type": self.type, "at": self.at}
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), separators=(",", ":"), default=str)

@@ -207,7 +207,7 @@ class MqttChannel(Channel):
         out = [(self.events_topic, event.to_json(), False)]
         camera = event.body.get("camera")
         if event.type == "camera.status" and camera:
-            status = {k: event.body.get(k) for k in ("status", "previous", "reason", "at")}
+            status = {k: event.body.get(k) for k in ("status", "previous", "reason", "since")}
             out.append((self.status_topic(str(camera)), json.dumps(status, separators=(",", ":"), default=str), True))
         return out
 

@@ -217,7 +217,7 @@ def status(camera: str, new: str, old: str, reason: str = "") -> dict[str, Any]:
         "status": new,
         "previous": old,
         "reason": reason,
-        "at": "2025-01-01T00:00:02Z",
+        "since": "2025-01-01T00:00:02Z",
     }
 
 
@@ -314,7 +314,7 @@ def test_camera_status_is_retained_per_camera(prefix: str) -> None:
             "status": "online",
             "previous": "offline",
             "reason": "",
-            "at": "2025-01-01T00:00:02Z",
+            "since": "2025-01-01T00:00:02Z",
         }
         assert json.loads(late.retained(f"{prefix}/cameras/dock_2/status")[0])["status"] == "degraded"
         assert late.retained(f"{prefix}/available") == ["online"]
