@@ -92,6 +92,8 @@ def celery_workers(django_db_setup, django_db_blocker):
         "CAMTRACK_CPU_CONCURRENCY": "2",
         "CAMTRACK_IO_CONCURRENCY": "8",
         "CAMTRACK_FILE_ROOT": str(settings.CAMTRACK_FILE_ROOT),
+        # Test webhook receivers listen on 127.0.0.1.
+        "CAMTRACK_WEBHOOK_ALLOW_PRIVATE": "true",
     }
     workers = {name: Worker(name, env) for name in ("io", "cpu")}
     try:
