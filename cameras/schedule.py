@@ -16,6 +16,10 @@ _SLOT = (
     "(CASE WHEN next_run_at < %(now)s THEN FLOOR((%(now)s - next_run_at) / interval_s) ELSE 0 END))"
 )
 _AFTER = f"({_SLOT} + interval_s * CEILING((%(horizon)s - {_SLOT}) / interval_s))"
+# A capture in flight can still be running at the camera's next slot only when its timeout is longer
+# than the interval: only then does a held lease mean "skip this slot". Otherwise the previous grab is
+# over (done or timed out) by the time the next one starts, whenever its result is stored.
+_OVERLAP = "interval_s < timeout_s"
 
 
 def cameras_claim_due(*, now: float, horizon: float, shed: float = 0.0) -> tuple[list[tuple], int]:
@@ -24,7 +28,9 @@ def cameras_claim_due(*, now: float, horizon: float, shed: float = 0.0) -> tuple
     Returns ([(id, first_slot, next_slot, interval_s, timeout_s, status), ...], skipped).
     A concurrent round blocks on the same rows and re-checks the WHERE clause after the first
     commits, so no camera is claimed twice. next_run_at moves by whole intervals from the previous
-    due time, skipping slots that already passed. When decoding is backed up, a share ``shed``
+    due time, skipping slots that already passed. A camera whose capture is still in flight is
+    skipped (counted) only if that capture could overlap the next one (timeout longer than
+    interval). When decoding is backed up, a share ``shed``
     (0..1) of the due cameras skips this round (counted); which ones is a hash of the camera and
     the round, so over time every camera sheds alike. A camera saved without a schedule (by any
     path) is due now.
@@ -42,7 +48,7 @@ def cameras_claim_due(*, now: float, horizon: float, shed: float = 0.0) -> tuple
         cursor.execute(f"UPDATE {table} SET next_run_at = %(now)s WHERE next_run_at IS NULL", params)
         cursor.execute(
             f"UPDATE {table} SET next_run_at = {_AFTER}, captures_skipped = captures_skipped + 1 "
-            f"WHERE enabled = {true} AND next_run_at < %(horizon)s AND (lease_until > %(now)s "
+            f"WHERE enabled = {true} AND next_run_at < %(horizon)s AND ((lease_until > %(now)s AND {_OVERLAP}) "
             f"OR MOD(id * 7919 + %(round)s * 104729, 1000) < %(shed)s)",
             params,
         )
@@ -52,7 +58,7 @@ def cameras_claim_due(*, now: float, horizon: float, shed: float = 0.0) -> tuple
             f"UPDATE {table} SET last_due_at = {_SLOT}, next_run_at = {_AFTER}, "
             f"lease_until = {_AFTER} + timeout_s + %(slack)s "
             f"WHERE enabled = {true} AND next_run_at < %(horizon)s "
-            f"AND (lease_until IS NULL OR lease_until <= %(now)s) "
+            f"AND (lease_until IS NULL OR lease_until <= %(now)s OR NOT {_OVERLAP}) "
             f"RETURNING id, last_due_at, next_run_at, interval_s, timeout_s, status",
             params,
         )

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from django.conf import settings
 
 from cameras.models import Camera
+from cameras.schedule import cameras_release
 from cameras.services import snapshot_record_failure, source_config
 from cameras.sources import CaptureError, Frame, grab
 from pipeline import framestore
@@ -104,6 +105,9 @@ def _hand_over(done: list[tuple[Camera, float, tuple]]) -> int:
         )
     if ready:
         framestore.frames_put(frames)
+        # The grab is over: the camera may be claimed again now rather than once its frame is stored
+        # (decoding and storing take longer than the gap to the next round for fast cameras).
+        cameras_release(camera_ids=[f.camera_id for f in ready])
         decode.apply_async(
             ([f.to_json() for f in ready],),
             expires=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=settings.CAMTRACK_FRAME_TTL_S),

@@ -63,7 +63,7 @@ def test_every_channel_gets_every_sighting_through_outages(celery_workers, web, 
     sim = Simulator(port=0, cameras=names).start()
     for i, name in enumerate(names):
         sim.set_payload(name, "")
-        camera_upsert(name=name, url=sim.url(name), interval_s=INTERVAL_S, timeout_s=2.0, zone=f"zone-{i % 8}")
+        camera_upsert(name=name, url=sim.url(name), interval_s=INTERVAL_S, timeout_s=INTERVAL_S, zone=f"zone-{i % 8}")
     # One more camera, on a server of its own that will be stopped for a while.
     lone_port = free_port()
     lone = Simulator(port=lone_port, cameras=["eo-lone"]).start()

@@ -39,9 +39,12 @@ def test_due_cameras_are_dispatched_once_and_advance_by_whole_intervals(camera_f
     assert due.lease_until > now
 
 
-def test_camera_with_capture_in_flight_is_skipped_and_counted(camera_factory):
+def test_camera_with_capture_in_flight_is_skipped_and_counted(camera_factory, monkeypatch):
+    from pipeline import tasks
+
+    monkeypatch.setattr(tasks.capture, "apply_async", lambda *a, **k: None)  # no worker frees the lease
     now = 2_000_000.0
-    cam = camera_factory(interval_s=2.0, next_run_at=now - 0.1)
+    cam = camera_factory(interval_s=2.0, timeout_s=5.0, next_run_at=now - 0.1)  # captures may overlap
     assert camera_dispatch_due(now=now).dispatched == 1
     second = camera_dispatch_due(now=now + 1.0)  # due within this round again, lease still held
     assert (second.dispatched, second.skipped) == (0, 1)
@@ -176,3 +179,16 @@ def test_shedding_rises_with_a_lasting_backlog_and_decays_once_it_clears(setting
     assert waiting[0] == pytest.approx(1 + 0.2 * (1 - limit / 2) / limit)
     idle = [load_shed(0, now=t + 8 + after + i) for i in range(8)]  # the queue is empty: it halves each round
     assert idle[0] == pytest.approx(waiting[-1] / 2) and idle[-1] == 0.0
+
+
+def test_a_lease_never_skips_a_camera_whose_capture_cannot_overlap_the_next(camera_factory, monkeypatch):
+    from pipeline import tasks
+
+    monkeypatch.setattr(tasks.capture, "apply_async", lambda *a, **k: None)
+    now = 2_000_000.0
+    cam = camera_factory(interval_s=2.0, timeout_s=2.0, next_run_at=now - 0.1)
+    assert camera_dispatch_due(now=now).dispatched == 1
+    # The first capture is not stored yet (its lease is held), but it is over by the next slot.
+    assert camera_dispatch_due(now=now + 1.0).dispatched == 1
+    cam.refresh_from_db()
+    assert cam.captures_skipped == 0

@@ -90,7 +90,7 @@ def test_every_parcel_journey_is_exact(celery_workers, tmp_path, kill):
     sim = Simulator(port=0, cameras=names).start()
     for i, name in enumerate(names):
         sim.set_payload(name, "")
-        camera_upsert(name=name, url=sim.url(name), interval_s=INTERVAL_S, timeout_s=2.0, zone=f"zone-{i % 8}")
+        camera_upsert(name=name, url=sim.url(name), interval_s=INTERVAL_S, timeout_s=INTERVAL_S, zone=f"zone-{i % 8}")
     parcels = plan(random.Random(7), names)
     env = {
         **os.environ,
