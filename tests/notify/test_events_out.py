@@ -214,6 +214,11 @@ def test_every_channel_gets_every_sighting_through_outages(celery_workers, web, 
     alerts = [b for _, b in sse_seen.values() if b["type"].startswith("alert.")]
     lone_alerts = [(b["type"], _ts(b["at"])) for b in alerts if b.get("camera") == "eo-lone"]
     assert [k for k, _ in lone_alerts] == ["alert.raised", "alert.cleared"], lone_alerts
+    # ... on every channel.
+    hooked = [json.loads(r["body"]) for r in receiver.requests]
+    for channel, got in (("MQTT", mqtt_events), ("webhooks", hooked)):
+        kinds = {e["type"] for e in got if e["type"].startswith("alert.") and e.get("camera") == "eo-lone"}
+        assert kinds == {"alert.raised", "alert.cleared"}, (channel, kinds)
     assert lone_alerts[0][1] - (t0 + 5) <= 10 + 3 * INTERVAL_S + 5, lone_alerts
     zone_of = {n: f"zone-{i % 8}" for i, n in enumerate(names)}
     expect_lost = set()
