@@ -7,7 +7,7 @@ from django.db import connection
 from django.db.models import Count, F, QuerySet, Window
 from django.db.models.functions import RowNumber
 
-from cameras.models import Camera, CameraEvent, Snapshot
+from cameras.models import Camera, CameraEvent, Snapshot, default_gap_s
 
 STATS_WINDOW = 100  # recent snapshots per camera the statistics look at
 
@@ -116,3 +116,41 @@ def _recent_snapshots(ids: list[int], window: int) -> list[tuple[int, str, float
 def camera_event_list(*, camera: Camera, limit: int = 50) -> QuerySet[CameraEvent]:
     """The camera's status changes, newest first: when it went down or came back, and why."""
     return CameraEvent.objects.filter(camera=camera).order_by("-at", "-id")[:limit]
+
+
+@dataclass(frozen=True)
+class CameraPlace:
+    name: str
+    zone_id: int | None
+    zone: str | None
+    gap_s: float
+
+
+_places: dict[int, tuple[float, CameraPlace]] = {}
+
+
+def camera_places(*, camera_ids: Iterable[int]) -> dict[int, CameraPlace]:
+    """Name, zone and sighting gap of cameras, cached per process for CAMTRACK_CAMERA_CACHE_S: the
+    store, the sweep and the announcements ask for them on every batch."""
+    import time
+
+    from django.conf import settings
+
+    now = time.monotonic()
+    found: dict[int, CameraPlace] = {}
+    missing = []
+    for camera_id in set(camera_ids):
+        hit = _places.get(camera_id)
+        if hit is not None and hit[0] > now:
+            found[camera_id] = hit[1]
+        else:
+            missing.append(camera_id)
+    if missing:
+        rows = Camera.objects.filter(pk__in=missing).values_list(
+            "id", "name", "zone_id", "zone__name", "interval_s", "sighting_gap_s"
+        )
+        for pk, name, zone_id, zone, interval_s, gap in rows:
+            place = CameraPlace(name=name, zone_id=zone_id, zone=zone, gap_s=gap or default_gap_s(interval_s))
+            _places[pk] = (now + settings.CAMTRACK_CAMERA_CACHE_S, place)
+            found[pk] = place
+    return found

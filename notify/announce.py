@@ -6,6 +6,7 @@ from typing import Any
 from django.conf import settings
 
 from cameras.models import Camera
+from cameras.selectors import camera_places
 from notify.events import events_publish
 from tracking.models import Sighting
 from tracking.services import TrackResult
@@ -31,10 +32,7 @@ def sighting_body(s: Sighting, places: dict[int, tuple[str, str | None]]) -> dic
 
 
 def _places(camera_ids: set[int]) -> dict[int, tuple[str, str | None]]:
-    return {
-        pk: (name, zone)
-        for pk, name, zone in Camera.objects.filter(pk__in=camera_ids).values_list("id", "name", "zone__name")
-    }
+    return {pk: (p.name, p.zone) for pk, p in camera_places(camera_ids=camera_ids).items()}
 
 
 def sightings_announce(

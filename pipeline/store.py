@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from django.db import IntegrityError, connection, transaction
 
 from cameras.health import camera_mark_success
-from cameras.models import Camera, Snapshot, default_gap_s
+from cameras.models import Camera, Snapshot
+from cameras.selectors import camera_places
 from detections.decoders import Code, DecodeResult
 from detections.models import Detection
 from notify.announce import track_result_announce
@@ -163,17 +164,13 @@ def _store_postgres(entries: list[StoreEntry], now: dt.datetime) -> list[StoreEn
 
 def _track(stored: list[StoreEntry]) -> None:
     """Sightings and counts of the frames just stored, in the same transaction."""
-    cameras = {
-        pk: (zone_id, sighting_gap_s or default_gap_s(interval_s))
-        for pk, zone_id, interval_s, sighting_gap_s in Camera.objects.filter(
-            pk__in={e.camera_id for e in stored}
-        ).values_list("id", "zone_id", "interval_s", "sighting_gap_s")
-    }
+    places = camera_places(camera_ids={e.camera_id for e in stored})
     frames = []
     for e in stored:
-        if e.camera_id not in cameras:
+        place = places.get(e.camera_id)
+        if place is None:
             continue
-        zone_id, gap_s = cameras[e.camera_id]
+        zone_id, gap_s = place.zone_id, place.gap_s
         codes = [
             Seen(format=c.format, text=_storable(c)[0], raw=_storable(c)[1], position=c.position)
             for c in e.result.codes

@@ -19,5 +19,8 @@ def _fresh_cache():
     # Settled count buckets are cached per process; ids repeat across tests on some databases.
     from django.core.cache import cache
 
+    from cameras import selectors
+
     cache.clear()
+    selectors._places.clear()  # camera names, zones and gaps cached per process
     yield

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 from django.db.models import Q
 
-from cameras.models import Camera, default_gap_s
+from cameras.models import default_gap_s
+from cameras.selectors import camera_places
 from tracking.models import CameraMinute, Sighting
 
 _LOCK_SPACE = 7301  # first key of pg_advisory_xact_lock(int, int): camtrack's per-camera sighting lock
@@ -72,12 +73,8 @@ def _nearby(
     """Sightings of each (camera, format, text) that are open or overlap [since, until]."""
     if not keys:
         return {}
-    match = Q()
-    for camera_id, fmt, text in keys:
-        match |= Q(camera_id=camera_id, format=fmt, text=text)
     found: dict[tuple[int, str, str], list[Sighting]] = defaultdict(list)
-    rows = Sighting.objects.filter(match, Q(last_seen__gte=since, first_seen__lte=until) | Q(ended_at__isnull=True))
-    for s in rows.only(
+    fields = (
         "id",
         "camera_id",
         "zone_id",
@@ -89,7 +86,27 @@ def _nearby(
         "frames",
         "first_position",
         "last_position",
-    ):
+    )
+    if connection.vendor == "postgresql":
+        # Joined to a VALUES list, each key is one probe of the (camera, text, last_seen) index; the
+        # ORM's OR of per-key conditions made PostgreSQL scan far more (measured: 14 ms a batch).
+        table = Sighting._meta.db_table
+        values = ", ".join(["(%s::bigint, %s, %s)"] * len(keys))
+        params: list = [v for key in sorted(keys) for v in key] + [since, until]
+        rows = Sighting.objects.raw(
+            f"SELECT {', '.join('s.' + f for f in fields)} FROM (VALUES {values}) AS k(camera_id, format, text) "
+            f"JOIN {table} AS s ON s.camera_id = k.camera_id AND s.text = k.text AND s.format = k.format "
+            f"WHERE (s.last_seen >= %s AND s.first_seen <= %s) OR s.ended_at IS NULL",
+            params,
+        )
+    else:
+        match = Q()
+        for camera_id, fmt, text in keys:
+            match |= Q(camera_id=camera_id, format=fmt, text=text)
+        rows = Sighting.objects.filter(
+            match, Q(last_seen__gte=since, first_seen__lte=until) | Q(ended_at__isnull=True)
+        ).only(*fields)
+    for s in rows:
         found[(s.camera_id, s.format, s.text)].append(s)
     return found
 
@@ -275,25 +292,32 @@ def sightings_close_stale(*, now: dt.datetime | None = None) -> list[Sighting]:
     )
     if not candidates:
         return []
-    gaps = {
-        c.pk: c.gap_s
-        for c in Camera.objects.filter(pk__in={c for _, c, _ in candidates}).only("id", "interval_s", "sighting_gap_s")
-    }
-    stale: dict[int, list[int]] = defaultdict(list)
+    places = camera_places(camera_ids={c for _, c, _ in candidates})
+    cutoffs: dict[int, dt.datetime] = {}
+    stale: list[tuple[int, dt.datetime]] = []
     for pk, camera_id, last_seen in candidates:
-        gap = gaps.get(camera_id, default_gap_s(5.0))
-        if last_seen < now - dt.timedelta(seconds=gap):
-            stale[camera_id].append(pk)
-    ended_ids: list[int] = []
+        place = places.get(camera_id)
+        cutoff = cutoffs.setdefault(camera_id, now - dt.timedelta(seconds=place.gap_s if place else default_gap_s(5)))
+        if last_seen < cutoff:
+            stale.append((pk, cutoff))
     if not stale:
         return []
     with transaction.atomic():
-        cameras_lock(camera_ids=stale)
-        for camera_id, ids in stale.items():
-            cutoff = now - dt.timedelta(seconds=gaps.get(camera_id, default_gap_s(5.0)))
-            # Re-checked under the lock: a frame stored meanwhile may have extended it.
-            rows = Sighting.objects.filter(pk__in=ids, ended_at__isnull=True, last_seen__lt=cutoff)
-            still = list(rows.values_list("id", flat=True))
-            rows.update(ended_at=now)
-            ended_ids += still
+        cameras_lock(camera_ids={c for pk, c, _ in candidates if pk in {p for p, _ in stale}})
+        # Re-checked under the lock, in one statement: a frame stored meanwhile may have extended it.
+        if connection.vendor == "postgresql":
+            table = Sighting._meta.db_table
+            values = ", ".join(["(%s::bigint, %s::timestamptz)"] * len(stale))
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {table} AS s SET ended_at = %s FROM (VALUES {values}) AS v(id, cutoff) "
+                    f"WHERE s.id = v.id AND s.ended_at IS NULL AND s.last_seen < v.cutoff RETURNING s.id",
+                    [now, *[x for row in stale for x in row]],
+                )
+                ended_ids = [row[0] for row in cursor.fetchall()]
+        else:
+            ended_ids = []
+            for pk, cutoff in stale:
+                if Sighting.objects.filter(pk=pk, ended_at__isnull=True, last_seen__lt=cutoff).update(ended_at=now):
+                    ended_ids.append(pk)
     return list(Sighting.objects.filter(pk__in=ended_ids).order_by("id"))
