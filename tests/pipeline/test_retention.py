@@ -1,0 +1,45 @@
+import datetime as dt
+
+import pytest
+
+from cameras.models import Snapshot
+from cameras.services import camera_upsert
+from detections.decoders import Code, DecodeResult
+from detections.models import Detection
+from pipeline.retention import history_prune
+from pipeline.store import StoreEntry, snapshots_store
+from tracking.models import CameraMinute, Sighting
+
+pytestmark = pytest.mark.django_db
+NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def _store(camera, at: dt.datetime, text: str) -> None:
+    code = Code(format="qr", text=text, raw=None, position=[[0, 0]] * 4, engine="zxing")
+    snapshots_store([StoreEntry(camera.pk, at, at, 3.0, 100, DecodeResult(codes=[code], width=64, height=64))])
+    Detection.objects.filter(text=text).update(created_at=at)  # as if stored when it was captured
+
+
+def test_raw_rows_go_after_their_retention_and_tracked_ones_stay_longer(settings):
+    settings.CAMTRACK_SNAPSHOT_RETENTION_DAYS = settings.CAMTRACK_DETECTION_RETENTION_DAYS = 7
+    settings.CAMTRACK_SIGHTING_RETENTION_DAYS = 30
+    settings.CAMTRACK_PRUNE_ROWS_PER_S = 0
+    camera, _ = camera_upsert(name="ret", url="http://127.0.0.1:9/r.jpg")
+    for days, text in ((40, "ANCIENT"), (10, "OLD"), (1, "NEW")):
+        _store(camera, NOW - dt.timedelta(days=days), text)
+    result = history_prune(now=NOW)
+    assert result.done and (result.detections, result.snapshots, result.sightings, result.minutes) == (2, 2, 1, 1)
+    assert list(Detection.objects.values_list("text", flat=True)) == ["NEW"]
+    assert Snapshot.objects.count() == 1
+    assert sorted(Sighting.objects.values_list("text", flat=True)) == ["NEW", "OLD"]  # a month of sightings
+    assert CameraMinute.objects.count() == 2
+
+
+def test_a_run_stops_at_its_budget_and_the_next_carries_on(settings):
+    settings.CAMTRACK_PRUNE_ROWS_PER_S = 0
+    camera, _ = camera_upsert(name="ret2", url="http://127.0.0.1:9/r.jpg")
+    for minute in range(3):
+        _store(camera, NOW - dt.timedelta(days=30, minutes=minute), f"X-{minute}")
+    first = history_prune(now=NOW, budget_s=0.0)
+    assert not first.done and Detection.objects.count() == 3
+    assert history_prune(now=NOW).done and Detection.objects.count() == 0
