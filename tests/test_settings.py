@@ -1,0 +1,27 @@
+import os
+import subprocess
+import sys
+
+from tests.workers import ROOT
+
+PRINT_KEY = (
+    "import os, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'camtrack.settings'); django.setup(); "
+    "from django.conf import settings; print(settings.SECRET_KEY)"
+)
+
+
+def test_processes_starting_together_share_one_generated_secret_key(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    env["CAMTRACK_DATA_DIR"] = str(tmp_path)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", PRINT_KEY], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(8)
+    ]
+    results = [p.communicate(timeout=60) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err.decode()[-500:] for _, err in results]
+    keys = {out.decode().strip() for out, _ in results}
+    assert len(keys) == 1 and len(keys.pop()) > 40
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert not list(tmp_path.glob(".secret_key.*"))
