@@ -228,7 +228,7 @@ CAMTRACK_SNAPSHOT_RETENTION_DAYS = env.int("CAMTRACK_SNAPSHOT_RETENTION_DAYS", d
 CAMTRACK_DETECTION_RETENTION_DAYS = env.int("CAMTRACK_DETECTION_RETENTION_DAYS", default=7)
 CAMTRACK_SIGHTING_RETENTION_DAYS = env.int("CAMTRACK_SIGHTING_RETENTION_DAYS", default=400)
 # Most rows per second retention deletes; 0: as fast as the database goes.
-CAMTRACK_PRUNE_ROWS_PER_S = env.int("CAMTRACK_PRUNE_ROWS_PER_S", default=10_000)
+CAMTRACK_PRUNE_ROWS_PER_S = env.int("CAMTRACK_PRUNE_ROWS_PER_S", default=2_000)
 # Webhooks may not reach loopback, link-local or private addresses (the cloud metadata service, the
 # database, the admin of a router) unless this is set: for receivers on the same host or network.
 CAMTRACK_WEBHOOK_ALLOW_PRIVATE = env.bool("CAMTRACK_WEBHOOK_ALLOW_PRIVATE", default=False)
