@@ -49,7 +49,9 @@ class Runner:
     """Runs channels side by side until stopped."""
 
     BLOCK_MS = 1000
-    BACKOFF_S = (1, 2, 5, 10, 30)
+    # Short and capped: a retry is one read of the log and one attempt, cheap; a long cap would leave a
+    # channel idle for that long after its broker or receiver came back.
+    BACKOFF_S = (1, 2, 3, 5)
 
     def __init__(self, channels: list[Channel]) -> None:
         self.channels = channels

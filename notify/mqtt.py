@@ -128,7 +128,7 @@ class MqttChannel(Channel):
             client.tls_set(ca_certs=self.tls_ca, cert_reqs=ssl.CERT_NONE if self.tls_insecure else ssl.CERT_REQUIRED)
         # The broker says "offline" for us if we vanish without a clean disconnect.
         client.will_set(self.available_topic, "offline", qos=QOS, retain=True)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.reconnect_delay_set(min_delay=1, max_delay=5)  # back within seconds of the broker
         # No paho-side limit (handle() keeps WINDOW in flight itself): paho counts in-flight messages
         # and does not uncount those drop_out_messages() forgets, so with a limit a few timed-out
         # batches would leave every later publish queued, never sent, on a healthy connection.

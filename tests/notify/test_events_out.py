@@ -42,6 +42,18 @@ def _start(name: str, env: dict[str, str], log) -> subprocess.Popen:
     )
 
 
+class TimedSubscriber(Subscriber):
+    """Also notes when each message arrived."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.arrived: dict[str, float] = {}
+        super().__init__(*args, **kwargs)
+
+    def _on_message(self, client, userdata, msg) -> None:
+        self.arrived.setdefault(json.loads(msg.payload)["id"], time.time())
+        super()._on_message(client, userdata, msg)
+
+
 def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -82,7 +94,7 @@ def test_every_channel_gets_every_sighting_through_outages(celery_workers, web, 
     hook.save()
     broker = Mosquitto(tmp_path, free_port()).start()
     prefix = f"camtrack-eo-{os.getpid()}"
-    mqtt_sub = Subscriber([f"{prefix}/events"], port=broker.port, persistent=True)
+    mqtt_sub = TimedSubscriber([f"{prefix}/events"], port=broker.port, persistent=True)
     parcels = plan(random.Random(11), names)
     env = {
         **os.environ,
@@ -196,6 +208,25 @@ def test_every_channel_gets_every_sighting_through_outages(celery_workers, web, 
         for kind in ("sighting.new", "sighting.end"):
             if (kind, code, camera) not in mqtt_keys:
                 problems.append(f"MQTT lacks {kind} {code}@{camera}")
+    # Latency of sighting.new on MQTT and webhooks too, outside their deliberate outages.
+    mqtt_latency = sorted(
+        mqtt_sub.arrived[e["id"]] - _ts(e["first_seen"])
+        for e in mqtt_events
+        if e["type"] == "sighting.new"
+        and e["id"] in mqtt_sub.arrived
+        and not (t0 + 19 < _ts(e["first_seen"]) < t0 + 41)
+    )
+    first_try = {}
+    for r in receiver.requests:
+        first_try.setdefault(r["headers"]["webhook-id"], (r["at"], json.loads(r["body"])))
+    hook_latency = sorted(
+        at - _ts(b["first_seen"])
+        for at, b in first_try.values()
+        if b["type"] == "sighting.new" and _ts(b["first_seen"]) > t0 + 31
+    )
+    mqtt_p95 = mqtt_latency[int(0.95 * (len(mqtt_latency) - 1))]
+    hook_p95 = hook_latency[int(0.95 * (len(hook_latency) - 1))]
+    assert mqtt_p95 <= 1.5 and hook_p95 <= 1.5, (mqtt_p95, hook_p95)
     # Webhooks: signed with the subscription's secret, one webhook-id per event on every attempt.
     hook.refresh_from_db()
     ids_by_event: dict[str, set[str]] = {}

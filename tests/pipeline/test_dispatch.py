@@ -13,6 +13,18 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
+def published(monkeypatch) -> list:
+    """What dispatch enqueues, kept here: these tests are about the claim and the batches. Real
+    workers from other tests would otherwise run the captures and write to the database while it is
+    being flushed between tests."""
+    from pipeline import tasks
+
+    sent: list = []
+    monkeypatch.setattr(tasks.capture, "apply_async", lambda *a, **k: sent.append((a, k)))
+    return sent
+
+
+@pytest.fixture(autouse=True)
 def _empty_queues():
     purge_queues()
     yield
@@ -40,9 +52,7 @@ def test_due_cameras_are_dispatched_once_and_advance_by_whole_intervals(camera_f
 
 
 def test_camera_with_capture_in_flight_is_skipped_and_counted(camera_factory, monkeypatch):
-    from pipeline import tasks
-
-    monkeypatch.setattr(tasks.capture, "apply_async", lambda *a, **k: None)  # no worker frees the lease
+    # Nothing runs the capture (see `published`): the lease stays held.
     now = 2_000_000.0
     cam = camera_factory(interval_s=2.0, timeout_s=5.0, next_run_at=now - 0.1)  # captures may overlap
     assert camera_dispatch_due(now=now).dispatched == 1
@@ -182,9 +192,6 @@ def test_shedding_rises_with_a_lasting_backlog_and_decays_once_it_clears(setting
 
 
 def test_a_lease_never_skips_a_camera_whose_capture_cannot_overlap_the_next(camera_factory, monkeypatch):
-    from pipeline import tasks
-
-    monkeypatch.setattr(tasks.capture, "apply_async", lambda *a, **k: None)
     now = 2_000_000.0
     cam = camera_factory(interval_s=2.0, timeout_s=2.0, next_run_at=now - 0.1)
     assert camera_dispatch_due(now=now).dispatched == 1
