@@ -6,8 +6,6 @@ import datetime as dt
 import json
 import os
 import random
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -16,6 +14,7 @@ import pytest
 
 from cameras.models import Snapshot
 from cameras.services import camera_upsert, zone_for
+from devtools.bench import procs
 from devtools.net import free_port
 from devtools.simulator import Simulator
 from notify.events import CURSOR_KEY, client
@@ -25,21 +24,10 @@ from tests.notify.test_webhooks import Receiver, verify
 from tests.test_pipeline import wait_for
 from tests.tracking.test_journeys import IN_VIEW_S, INTERVAL_S, plan, play
 from tests.web.test_sse import Listener, token, web  # noqa: F401  (fixtures)
-from tests.workers import ROOT, procfile_line, purge_queues
+from tests.workers import purge_queues
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CAMERAS = 40
-
-
-def _start(name: str, env: dict[str, str], log) -> subprocess.Popen:
-    return subprocess.Popen(
-        ["sh", "-c", "exec " + procfile_line(name)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
 
 
 class TimedSubscriber(Subscriber):
@@ -52,15 +40,6 @@ class TimedSubscriber(Subscriber):
     def _on_message(self, client, userdata, msg) -> None:
         self.arrived.setdefault(json.loads(msg.payload)["id"], time.time())
         super()._on_message(client, userdata, msg)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _ts(value: str) -> float:
@@ -106,8 +85,8 @@ def test_every_channel_gets_every_sighting_through_outages(celery_workers, web, 
         "CAMTRACK_WEBHOOK_ALLOW_PRIVATE": "true",
         "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
     }
-    logs = {n: (tmp_path / f"{n}.log").open("wb") for n in ("beat", "notify")}
-    procs = {n: _start(n, env, logs[n]) for n in ("beat", "notify")}
+    lines = procs.procfile_lines()
+    running = {n: procs.start(n, lines[n], env) for n in ("beat", "notify")}
     sse = Listener(f"{web}/api/events/stream?token={token}&types=sighting.new,sighting.end,alert.raised,alert.cleared")
     sse_seen: dict[str, tuple[float, dict]] = {}
     truth: dict = {}
@@ -170,8 +149,8 @@ def test_every_channel_gets_every_sighting_through_outages(celery_workers, web, 
         collect(sse, time.time() + 2)
     finally:
         stop.set()
-        for p in procs.values():
-            _stop(p)
+        for p in running.values():
+            procs.stop(p)
         sse.close()
         mqtt_sub.close()
         broker.kill()

@@ -4,8 +4,6 @@ import datetime as dt
 import os
 import random
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -18,9 +16,10 @@ from rest_framework.test import APIClient
 
 from cameras.models import Camera
 from cameras.services import camera_upsert
+from devtools.bench import procs
 from devtools.simulator import Simulator
 from tests.test_pipeline import wait_for
-from tests.workers import ROOT, procfile_line, purge_queues
+from tests.workers import purge_queues
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -97,16 +96,8 @@ def test_every_parcel_journey_is_exact(celery_workers, tmp_path, kill):
         "DATABASE_URL": celery_workers["io"].env["DATABASE_URL"],
         "CELERY_BROKER_URL": celery_workers["io"].env["CELERY_BROKER_URL"],
         "CAMTRACK_DATA_DIR": str(tmp_path),
-        "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
     }
-    beat = subprocess.Popen(
-        ["sh", "-c", "exec " + procfile_line("beat")],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    beat = procs.start("beat", procs.procfile_lines()["beat"], env)
     truth: dict[tuple[str, str], list] = {}
     stop = threading.Event()
     t0 = time.time() + 3.0
@@ -128,8 +119,7 @@ def test_every_parcel_journey_is_exact(celery_workers, tmp_path, kill):
         ), "sightings still open long after their parcels left"
     finally:
         stop.set()
-        os.killpg(beat.pid, signal.SIGTERM)
-        beat.wait(10)
+        procs.stop(beat)
         sim.stop()
 
     token = Token.objects.create(user=User.objects.create_user("journey-viewer", password="pw"))

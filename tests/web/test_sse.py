@@ -2,9 +2,6 @@
 
 import os
 import queue
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -15,9 +12,10 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 
+from devtools.bench import procs
 from devtools.net import free_port
 from notify.events import events_write
-from tests.workers import ROOT, database_url, procfile_line
+from tests.workers import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,16 +32,8 @@ def web(django_db_blocker):
         "CAMTRACK_WEB_BIND": f"127.0.0.1:{port}",
         "CAMTRACK_WEB_WORKERS": "1",
         "CAMTRACK_SSE_HEARTBEAT_S": "0.5",
-        "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
     }
-    proc = subprocess.Popen(
-        ["sh", "-c", "exec " + procfile_line("web")],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    proc = procs.start("web", procs.procfile_lines()["web"], env)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -55,8 +45,7 @@ def web(django_db_blocker):
     try:
         yield base
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(20)
+        procs.stop(proc)
 
 
 @pytest.fixture

@@ -7,11 +7,7 @@ beside the ceiling (1.5 s p95) it is judged against.
 
 import asyncio
 import json
-import os
-import signal
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 
@@ -21,18 +17,11 @@ from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
 from rest_framework.authtoken.models import Token
 
-from devtools.bench.procs import ROOT
+from devtools.bench import procs
 from devtools.net import free_port
 from notify.events import events_write
 
 CEILING_P95_S = 1.5
-
-
-def _procfile_line(name: str) -> str:
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        if line.startswith(f"{name}:"):
-            return line.split(":", 1)[1].strip()
-    raise KeyError(name)
 
 
 async def _client(
@@ -76,19 +65,10 @@ class Command(BaseCommand):
         user, _ = User.objects.get_or_create(username="bench-sse")
         token, _ = Token.objects.get_or_create(user=user)
         env = {
-            **os.environ,
             "CAMTRACK_WEB_BIND": f"127.0.0.1:{port}",
             "CAMTRACK_WEB_WORKERS": str(opts["workers"]),
-            "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
         }
-        proc = subprocess.Popen(
-            ["sh", "-c", "exec " + _procfile_line("web")],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        proc = procs.start("web", procs.procfile_lines()["web"], env)
         try:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
@@ -99,8 +79,7 @@ class Command(BaseCommand):
                     time.sleep(0.3)
             result = asyncio.run(self._run(port, token.key, opts))
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(30)
+            procs.stop(proc, timeout=30)
         self.stdout.write(json.dumps(result, indent=2))
 
     async def _run(self, port: int, token: str, opts: dict) -> dict:
