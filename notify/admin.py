@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from notify.models import WebhookDelivery, WebhookSubscription, secret_generate, validate_secret
+from notify.models import SUBSCRIPTION_FIELDS, WebhookDelivery, WebhookSubscription, secret_generate, validate_secret
 from notify.webhooks import deliveries_resend
 
 
@@ -17,18 +17,7 @@ class WebhookSubscriptionForm(forms.ModelForm):
 
     class Meta:
         model = WebhookSubscription
-        fields = [
-            "name",
-            "url",
-            "secret",
-            "enabled",
-            "event_types",
-            "camera",
-            "zone",
-            "code_prefix",
-            "code_regex",
-            "cooldown_s",
-        ]
+        fields = list(SUBSCRIPTION_FIELDS)
 
     def clean_secret(self) -> str:
         value = (self.cleaned_data.get("secret") or "").strip()

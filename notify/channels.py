@@ -13,6 +13,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from django.db import close_old_connections, connections
+
 from notify.events import Event, cursor_get, cursor_set, events_read
 
 logger = logging.getLogger(__name__)
@@ -77,6 +79,9 @@ class Runner:
         started = False
         position = None
         while not self._stop.is_set():
+            # A database that restarted leaves this thread's connection broken: drop it before the next
+            # use (Django does this around requests and tasks; a long-lived thread must do it itself).
+            close_old_connections()
             try:
                 if not started:
                     channel.start()
@@ -96,6 +101,7 @@ class Runner:
                 failures += 1
                 stats.failures += 1
                 stats.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                connections.close_all()  # this thread's; the next round opens a fresh one
                 delay = self.BACKOFF_S[min(failures, len(self.BACKOFF_S)) - 1]
                 logger.warning("notify %s: %s; again in %s s", channel.name, stats.last_error, delay)
                 self._stop.wait(delay)

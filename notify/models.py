@@ -67,6 +67,21 @@ def split_types(value: str) -> list[str]:
     return [t.strip() for t in value.split(",") if t.strip()]
 
 
+# What an operator sets on a subscription: the admin form and the API take the same fields.
+SUBSCRIPTION_FIELDS = (
+    "name",
+    "url",
+    "secret",
+    "enabled",
+    "event_types",
+    "camera",
+    "zone",
+    "code_prefix",
+    "code_regex",
+    "cooldown_s",
+)
+
+
 class WebhookSubscription(models.Model):
     """Where to POST which events. Blank filters match anything."""
 

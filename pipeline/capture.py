@@ -105,9 +105,15 @@ def _hand_over(done: list[tuple[Camera, float, tuple]]) -> int:
         )
     if ready:
         framestore.frames_put(frames)
-        # The grab is over: the camera may be claimed again now rather than once its frame is stored
-        # (decoding and storing take longer than the gap to the next round for fast cameras).
-        cameras_release(camera_ids=[f.camera_id for f in ready])
+        # The grab is over: a camera whose captures could overlap (timeout longer than interval, the
+        # only case where a held lease skips a slot) may be claimed again now, not once it is stored.
+        overlapping = [
+            camera.pk
+            for camera, _, (outcome, *_) in done
+            if not isinstance(outcome, CaptureError) and camera.interval_s < camera.timeout_s
+        ]
+        if overlapping:
+            cameras_release(camera_ids=overlapping)
         decode.apply_async(
             ([f.to_json() for f in ready],),
             expires=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=settings.CAMTRACK_FRAME_TTL_S),

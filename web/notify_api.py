@@ -9,7 +9,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from notify.events import TYPES
-from notify.models import WebhookDelivery, WebhookSubscription, secret_generate, split_types, validate_secret
+from notify.models import (
+    SUBSCRIPTION_FIELDS,
+    WebhookDelivery,
+    WebhookSubscription,
+    secret_generate,
+    split_types,
+    validate_secret,
+)
 from web.pagination import NewestFirst
 
 
@@ -44,20 +51,7 @@ class WebhookSubscriptionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = WebhookSubscription
-        fields = [
-            "id",
-            "name",
-            "url",
-            "secret",
-            "enabled",
-            "event_types",
-            "camera",
-            "zone",
-            "code_prefix",
-            "code_regex",
-            "cooldown_s",
-            "created_at",
-        ]
+        fields = ["id", *SUBSCRIPTION_FIELDS, "created_at"]
         read_only_fields = ["id", "created_at"]
 
     def validate_secret(self, value: str) -> str:

@@ -243,5 +243,6 @@ def test_every_channel_gets_every_sighting_through_outages(celery_workers, web, 
     assert not problems, "\n".join(problems[:30])
     print(
         f"SSE sighting.new latency p50 {sse_latency[len(sse_latency) // 2]:.3f} s p95 {p95:.3f} s; "
+        f"MQTT p95 {mqtt_p95:.3f} s; webhooks p95 {hook_p95:.3f} s; "
         f"snapshots before/during the MQTT outage {before}/{during}; webhook requests {len(receiver.requests)}"
     )
