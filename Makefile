@@ -3,11 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 REQS := requirements/base.txt requirements/dev.txt requirements/production.txt
 
 .PHONY: install demo test lint format bench bench-decode faultcheck clean
 
-install: $(STAMP)
+install: $(STAMP) $(NODE_STAMP)
 
 $(STAMP): $(REQS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,10 +17,17 @@ $(STAMP): $(REQS)
 	$(PY) -m pip install -q -r requirements/dev.txt -r requirements/production.txt
 	@touch $(STAMP)
 
+# The console's browser assets (a charting library) from the npm registry, as package-lock.json pins them.
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || sh scripts/system-packages.sh npm
+	npm ci --no-audit --no-fund --omit=dev --loglevel error
+	@touch $(NODE_STAMP)
+
 demo: install
 	$(PY) -m devtools.launcher demo
 
 test: install
+	@sh scripts/system-packages.sh browser
 	$(PY) -m devtools.launcher test $(PYTEST_ARGS)
 
 lint: install
@@ -45,4 +53,4 @@ bench-decode: install
 	$(PY) manage.py bench_decode $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) data
+	rm -rf $(VENV) data node_modules

@@ -104,8 +104,15 @@ USE_I18N = False
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
+# The console's charting library, installed from npm by `make install` (package.json pins it).
+STATICFILES_DIRS = [("vendor/uplot", BASE_DIR / "node_modules" / "uplot" / "dist")]
+# Served from the finders too, so a process started without collectstatic (tests, a fresh checkout)
+# still has every asset; collectstatic's copies win where they exist.
+WHITENOISE_USE_FINDERS = env.bool("CAMTRACK_STATIC_FINDERS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
 
 # --- Database ----------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'camtrack.sqlite3'}")}
@@ -146,6 +153,8 @@ CAMTRACK_FRAME_STORE_URL = env(
     else f"redis://127.0.0.1:{CAMTRACK_EMBEDDED_REDIS_PORT}/0",
 )
 CAMTRACK_FRAME_TTL_S = env.int("CAMTRACK_FRAME_TTL_S", default=60)
+# Each camera's latest decoded frame stays this long in the frame store for the console; 0 keeps none.
+CAMTRACK_LATEST_FRAME_TTL_S = env.int("CAMTRACK_LATEST_FRAME_TTL_S", default=60)
 # The event log (a Redis Stream) that SSE, MQTT, webhooks and alert rules read; bounded by size and age.
 CAMTRACK_EVENTS_URL = env("CAMTRACK_EVENTS_URL", default=CAMTRACK_FRAME_STORE_URL)
 CAMTRACK_EVENTS_MAXLEN = env.int("CAMTRACK_EVENTS_MAXLEN", default=1_000_000)

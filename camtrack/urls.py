@@ -1,8 +1,11 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from rest_framework.routers import DefaultRouter
 
-from web import sse, views
+from web import console, sse, views
 from web.alerts_api import AlertRuleViewSet, AlertViewSet
 from web.api import CameraViewSet, DetectionViewSet
 from web.notify_api import WebhookViewSet
@@ -18,8 +21,19 @@ router.register("alerts", AlertViewSet, basename="alert")
 router.register("alert-rules", AlertRuleViewSet, basename="alert-rule")
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
+    path("login/", auth_views.LoginView.as_view(template_name="web/console/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", console.overview, name="console"),
+    path("journey/", console.journey_page, name="console-journey"),
+    path("counts/", console.counts_page, name="console-counts"),
+    path("alerts/", console.alerts_page, name="console-alerts"),
+    path("cameras/<str:name>/", console.camera_page, name="console-camera"),
+    path("cameras/<str:name>/latest.jpg", console.camera_latest_jpg, name="camera-latest-jpg"),
+    path("cameras/<str:name>/latest.json", console.camera_latest_json, name="camera-latest-json"),
+    path("api/board/", console.board_json, name="board"),
     path("healthz", views.healthz, name="healthz"),
+    # Browsers ask for it on every page, the admin's included.
+    path("favicon.ico", RedirectView.as_view(url=static("web/console/icon.svg"), permanent=True)),
     path("api/events/stream", sse.events_stream, name="events-stream"),
     path("api/journey/", JourneyView.as_view(), name="journey"),
     path("api/counts/", CountsView.as_view(), name="counts"),

@@ -42,6 +42,7 @@ def snapshots_decode(*, frames: list[FrameReady]) -> int:
     """Decode and store a batch of frames; returns how many slots were newly stored."""
     keys = [framestore.frame_key(f.camera_id, f.slot) for f in frames]
     entries = []
+    latest: dict[int, tuple[float, str, dict]] = {}
     for frame, data in zip(frames, framestore.frames_get(keys), strict=True):
         scheduled_at = dt.datetime.fromtimestamp(frame.slot, tz=dt.UTC)
         if data is None:
@@ -62,6 +63,19 @@ def snapshots_decode(*, frames: list[FrameReady]) -> int:
             continue
         captured_at = dt.datetime.fromtimestamp(frame.captured_ts, tz=dt.UTC)
         entries.append(StoreEntry(frame.camera_id, scheduled_at, captured_at, frame.capture_ms, frame.nbytes, result))
+        if frame.slot >= latest.get(frame.camera_id, (float("-inf"),))[0]:
+            key = framestore.frame_key(frame.camera_id, frame.slot)
+            latest[frame.camera_id] = (frame.slot, key, _latest_meta(scheduled_at, captured_at, result))
     stored = snapshots_store(entries)
-    framestore.frames_delete(keys)
+    framestore.frames_done(keys, latest)
     return stored
+
+
+def _latest_meta(scheduled_at: dt.datetime, captured_at: dt.datetime, result: DecodeResult) -> dict:
+    return {
+        "scheduled_at": scheduled_at.isoformat(),
+        "captured_at": captured_at.isoformat(),
+        "width": result.width,
+        "height": result.height,
+        "codes": [{"format": c.format, "text": c.text, "position": c.position} for c in result.codes],
+    }

@@ -1,22 +1,11 @@
 """Frames travel from io to cpu through Redis with a short TTL, never through the broker."""
 
-import os
+import json
 
-import redis
 from django.conf import settings
 
-_client: tuple[int, redis.Redis] | None = None
-
-
-def client() -> redis.Redis:
-    # One pool per process: a pool inherited across fork would share sockets.
-    global _client
-    if _client is None or _client[0] != os.getpid():
-        _client = (
-            os.getpid(),
-            redis.Redis.from_url(settings.CAMTRACK_FRAME_STORE_URL, socket_timeout=5, socket_connect_timeout=5),
-        )
-    return _client[1]
+from cameras.latest import frame_store as client
+from cameras.latest import KEEP_LATEST, latest_key, latest_meta_key
 
 
 def frame_key(camera_id: int, scheduled_ts: float) -> str:
@@ -35,6 +24,22 @@ def frames_get(keys: list[str]) -> list[bytes | None]:
     return client().mget(keys) if keys else []
 
 
-def frames_delete(keys: list[str]) -> None:
-    if keys:
-        client().delete(*keys)
+def frames_done(keys: list[str], latest: dict[int, tuple[float, str, dict]]) -> None:
+    """Drop a batch's frames, except each camera's newest stored one, which becomes its latest frame.
+
+    ``latest`` maps a camera id to its newest stored slot, that frame's key and what was found in it.
+    A rename moves the bytes without copying them; a key already gone (a redelivered batch) is no error.
+    """
+    ttl = settings.CAMTRACK_LATEST_FRAME_TTL_S
+    kept = latest if ttl > 0 else {}
+    store = client()
+    keep = store.register_script(KEEP_LATEST)
+    pipe = store.pipeline(transaction=False)
+    for camera_id, (slot, key, meta) in kept.items():
+        script_keys = [key, latest_key(camera_id), latest_meta_key(camera_id)]
+        keep(keys=script_keys, args=[repr(slot), json.dumps(meta), ttl], client=pipe)
+    held = {key for _, key, _ in kept.values()}
+    rest = [k for k in keys if k not in held]
+    if rest:
+        pipe.delete(*rest)
+    pipe.execute(raise_on_error=False)

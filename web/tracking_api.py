@@ -97,13 +97,18 @@ class JourneyView(APIView):
         code = request.query_params.get("code")
         if not code:
             raise ValidationError({"code": "the exact payload to follow is required"})
-        visits = journey(code=code)
-        last = max(visits, key=lambda s: (s.last_seen, s.id), default=None)
-        last_seen = None
-        if last is not None:
-            zone = last.zone.name if last.zone_id else None
-            last_seen = {"camera": last.camera.name, "zone": zone, "at": last.last_seen}
-        return Response({"code": code, "last_seen": last_seen, "sightings": [_visit(s) for s in visits]})
+        return Response(journey_payload(code))
+
+
+def journey_payload(code: str) -> dict:
+    """One code's visits in time order and where it was last seen: the API's and the console's shape."""
+    visits = journey(code=code)
+    last = max(visits, key=lambda s: (s.last_seen, s.id), default=None)
+    last_seen = None
+    if last is not None:
+        zone = last.zone.name if last.zone_id else None
+        last_seen = {"camera": last.camera.name, "zone": zone, "at": last.last_seen}
+    return {"code": code, "last_seen": last_seen, "sightings": [_visit(s) for s in visits]}
 
 
 class CountsView(APIView):

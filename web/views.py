@@ -1,40 +1,10 @@
-"""The dashboard and the health check."""
+"""The health check."""
 
 import redis
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.http import HttpRequest, JsonResponse
 from kombu import Connection
-
-from cameras.selectors import EMPTY_STATS, camera_capture_stats, camera_list, camera_status_counts
-from tracking.selectors import journey, sighting_list
-
-DASHBOARD_CAMERAS = 500
-# The dashboard refreshes every two seconds: a shorter window keeps its one stats query small.
-DASHBOARD_STATS_WINDOW = 50
-
-
-@login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    cameras = list(camera_list()[:DASHBOARD_CAMERAS])
-    stats = camera_capture_stats(camera_ids=[c.pk for c in cameras], window=DASHBOARD_STATS_WINDOW)
-    for camera in cameras:
-        camera.capture_stats = stats.get(camera.pk, EMPTY_STATS)
-    code = request.GET.get("code", "").strip()
-    journey_rows = journey(code=code) if code else []
-    context = {
-        "cameras": cameras,
-        "stats_window": DASHBOARD_STATS_WINDOW,
-        "counts": camera_status_counts(),
-        "sightings": sighting_list()[:30],
-        "code": code,
-        "journey": journey_rows,
-        "last": max(journey_rows, key=lambda s: s.last_seen) if journey_rows else None,
-    }
-    template = "web/_dashboard_body.html" if request.GET.get("partial") else "web/dashboard.html"
-    return render(request, template, context)
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

@@ -171,5 +171,5 @@ def test_api_and_admin_show_health_stats_and_events():
     assert "offline since" in html and "timeout: no answer in time" in html
     change = web.get(f"/admin/cameras/camera/{camera.pk}/change/").content.decode()
     assert "13.0" in change and "0.5" in change
-    dashboard = web.get("/").content.decode()
-    assert "p50 13.0 ms" in dashboard and "dock-3" in dashboard
+    page = web.get("/cameras/dock-3/").content.decode()
+    assert '"capture_p50_ms": 13.0' in page and '"status": "offline"' in page

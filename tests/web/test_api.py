@@ -82,7 +82,7 @@ def test_page_size_is_capped(client):
     assert len(client.get("/api/detections/?page_size=5000").json()["results"]) == 3
 
 
-def test_dashboard_needs_login_and_shows_cameras():
+def test_console_needs_login_and_shows_cameras_without_credentials():
     Camera.objects.create(name="pallet-gate", url="http://u:pw-xyz@127.0.0.1/a", interval_s=5)
     c = APIClient()
     assert c.get("/").status_code == 302

@@ -86,14 +86,15 @@ def test_counts_per_minute_and_per_zone_come_from_the_roll_up(api, route):
     assert api.get("/api/counts/", {"bucket": "hour", "zone": "nowhere"}).status_code == 404
 
 
-def test_dashboard_code_search_shows_the_journey_in_order(route, admin_client):
-    html = admin_client.get("/", {"code": "P"}).content.decode()
-    journey = html[html.index("Journey of") : html.index("Latest sightings")]
-    assert journey.index("dock-cam") < journey.index("sorter-cam") < journey.rindex("dock-cam")
-    assert journey.count("<tr><td>") == 3 and "last seen at dock-cam (dock)" in journey
-    assert "never seen" in admin_client.get("/", {"code": "nobody"}).content.decode()
-    latest = admin_client.get("/").content.decode()
-    assert "?code=P" in latest and "?code=Q" in latest
+def test_console_journey_page_carries_the_journey_in_order(route, admin_client):
+    from tests.web.test_console import page_data
+
+    data = page_data(admin_client.get("/journey/", {"code": "P"}))
+    assert [s["camera"] for s in data["sightings"]] == ["dock-cam", "sorter-cam", "dock-cam"]
+    assert data["last_seen"]["camera"] == "dock-cam" and data["last_seen"]["zone"] == "dock"
+    assert page_data(admin_client.get("/journey/", {"code": "nobody"}))["sightings"] == []
+    latest = {s["code"] for s in page_data(admin_client.get("/"))["sightings"]}
+    assert {"P", "Q"} <= latest
 
 
 def test_settled_buckets_are_cached_and_live_ones_are_not(route):
