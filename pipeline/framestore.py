@@ -4,8 +4,8 @@ import json
 
 from django.conf import settings
 
-from cameras.latest import frame_store as client
 from cameras.latest import KEEP_LATEST, latest_key, latest_meta_key
+from cameras.latest import frame_store as client
 
 
 def frame_key(camera_id: int, scheduled_ts: float) -> str:
