@@ -42,6 +42,13 @@ def sighting_list(
     return qs
 
 
+def camera_recent_sightings(*, camera: Camera, limit: int) -> list[Sighting]:
+    """A camera's latest sightings by arrival: read backwards along (camera, first_seen), so a quiet
+    camera costs as little as a busy one (newest-by-id would scan everyone's sightings to find its few)."""
+    qs = Sighting.objects.filter(camera=camera).select_related("camera", "zone").order_by("-first_seen", "-id")
+    return list(qs[:limit])
+
+
 def journey(*, code: str, limit: int = JOURNEY_LIMIT) -> list[Sighting]:
     """Every sighting of one exact payload in time order (the first ``limit``)."""
     return list(

@@ -23,7 +23,7 @@ from cameras.models import Camera, Zone
 from cameras.selectors import EMPTY_STATS, camera_capture_stats, camera_event_list, camera_status_counts
 from notify.events import events_last_id
 from notify.models import Alert
-from tracking.selectors import counts, sighting_list
+from tracking.selectors import camera_recent_sightings, counts, sighting_list
 from web.alerts_api import AlertSerializer
 from web.tracking_api import SightingSerializer, journey_payload
 
@@ -176,7 +176,7 @@ def camera_page(request: HttpRequest, name: str) -> HttpResponse:
             {"at": e.at, "previous": e.previous, "status": e.status, "reason": e.reason}
             for e in camera_event_list(camera=camera, limit=50)
         ],
-        "sightings": SightingSerializer(sighting_list(camera=name)[:RECENT_SIGHTINGS], many=True).data,
+        "sightings": SightingSerializer(camera_recent_sightings(camera=camera, limit=RECENT_SIGHTINGS), many=True).data,
     }
     return _page(request, "web/console/camera.html", data, page="camera", camera=camera)
 
