@@ -192,7 +192,8 @@ class Command(BaseCommand):
         for label, page in result["pages"].items():
             r, h = page["ready_ms"], page["html_received_ms"]
             w(
-                f"{label:<16} {r['median']:>10} ms {r['p95']:>5} ms {r['max']:>5} ms {h['median']:>5} ms   {READY_CEILING_MS:.0f} ms"
+                f"{label:<16} {r['median']:>10} ms {r['p95']:>5} ms {r['max']:>5} ms {h['median']:>5} ms"
+                f"   {READY_CEILING_MS:.0f} ms"
             )
         live = result["live"]
         c, s = live["capture_to_screen_ms"], live["shown_to_screen_ms"]
@@ -202,7 +203,8 @@ class Command(BaseCommand):
         )
         w(f"  (code shown by the camera → on screen, slot wait included: median {s['median']} ms, max {s['max']} ms)")
         w(
-            f"browser errors: {len(result['browser_errors'])}, requests outside the project: {len(result['foreign_requests'])}"
+            f"browser errors: {len(result['browser_errors'])}, "
+            f"requests outside the project: {len(result['foreign_requests'])}"
         )
         for line in result["browser_errors"] + result["foreign_requests"]:
             w(f"  {line}")
