@@ -66,7 +66,7 @@ def demo() -> int:
     _manage(env_admin, "ensure_admin")
     print(
         "\n  camtrack demo\n"
-        f"  dashboard  http://127.0.0.1:8000/   (user {user}, password {password})\n"
+        f"  console    http://127.0.0.1:8000/   (user {user}, password {password})\n"
         "  admin      http://127.0.0.1:8000/admin/\n"
         "  API        http://127.0.0.1:8000/api/detections/\n"
         "  flower     http://127.0.0.1:5555/\n"

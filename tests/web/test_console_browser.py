@@ -19,11 +19,14 @@ from cameras.models import Zone
 from cameras.services import camera_upsert
 from devtools import browser
 from devtools.bench import procs
+from devtools.net import free_port
 from devtools.simulator import Simulator
 from notify.alerts import alert_clear, alert_raise
+from notify.events import events_write
 from notify.models import Alert, AlertRule
 from tests.factories import CameraFactory
-from tests.workers import purge_queues
+from tests.web.conftest import start_web
+from tests.workers import database_url, purge_queues
 from tracking.models import CameraMinute, Sighting
 
 pytestmark = [
@@ -89,7 +92,7 @@ def test_login_then_cameras_and_sightings_arrive_live_and_the_camera_page_shows_
     assert chromium.js("return window.sameDocument") is True
     row = chromium.driver.find_element(By.CSS_SELECTOR, "#feed tr:first-child")
     assert code in row.text and "gate-1" in row.text
-    chromium.screenshot(SHOTS / "console-overview.png")
+    chromium.screenshot(SHOTS / "console-live.png")
     clean(chromium)
 
     chromium.open("/cameras/gate-1/")
@@ -212,27 +215,63 @@ def test_an_alert_appears_live_and_is_acknowledged_from_the_keyboard(chromium):
 def test_pages_fit_a_tablet_and_a_small_laptop(web):
     User.objects.create_user(USER, password=PASSWORD)
     zone = Zone.objects.create(name="dock")
-    for i in range(300):
-        CameraFactory(name=f"tablet-cam-{i:03d}", zone=zone, status="offline" if i % 50 == 0 else "online")
+    cameras = [
+        CameraFactory(name=f"dock-{i:03d}", zone=zone, status="offline" if i % 50 == 0 else "online")
+        for i in range(300)
+    ]
+    now = dt.datetime.now(dt.UTC)
+    for i in range(12):
+        _visit(cameras[10 + 7 * i], zone, f"PALLET-{4711 + i}", now - dt.timedelta(seconds=30 * (12 - i)), 8 + i)
+    rule = AlertRule.objects.create(name="camera offline", kind=AlertRule.Kind.CAMERA_OFFLINE, seconds=60)
+    alert_raise(rule=rule, key="dock-050", detail={"camera": "dock-050", "zone": "dock"})
     for width, height in ((1366, 768), (768, 1024)):
         window = browser.Browser(web, width=width, height=height)
         try:
             window.login(USER, PASSWORD)
             assert window.js("return document.querySelectorAll('#grid li').length") == 60  # one page
             first = window.js("return document.querySelector('#grid li').dataset.camera")
-            assert first == "tablet-cam-000"  # offline ones first
+            assert first == "dock-000"  # offline ones first
             assert window.text("#cam-shown") == "300 of 300"
-            for path in ("/", "/counts/?zone=dock", "/alerts/", "/cameras/tablet-cam-001/", "/journey/?code=X"):
+            for path in ("/", "/counts/?zone=dock", "/alerts/", "/cameras/dock-001/", "/journey/?code=X"):
                 window.open(path)
                 window.wait_ready()
                 assert no_overflow(window), f"{path} scrolls sideways at {width} px"
             window.open("/?status=offline")
             window.wait_ready()
             assert window.text("#cam-shown") == "6 of 300"
-            if width == 768:
-                window.open("/")
-                window.wait_ready()
-                window.screenshot(SHOTS / "console-tablet.png")
+            window.open("/")
+            window.wait_ready()
+            window.screenshot(SHOTS / ("console-overview.png" if width == 1366 else "console-tablet.png"))
             clean(window)
         finally:
             window.close()
+
+
+def test_the_overview_catches_up_with_what_happened_while_its_server_was_away(django_db_blocker):
+    User.objects.create_user(USER, password=PASSWORD)
+    camera = CameraFactory(name="dock-1")
+    port = free_port()
+    with django_db_blocker.unblock():
+        database = database_url()
+    proc = start_web(port, database)
+    window = browser.Browser(f"http://127.0.0.1:{port}")
+    try:
+        window.login(USER, PASSWORD)
+        window.js("window.sameDocument = true")
+        window.wait(lambda: window.text("#live") == "live", what="the stream open")
+        procs.stop(proc)
+        window.wait(lambda: window.text("#live") != "live", what="the page to notice")
+        # While no server runs, the pipeline goes on: a sighting begins.
+        now = dt.datetime.now(dt.UTC).isoformat()
+        body = {"sighting": 424242, "camera": camera.name, "zone": None, "code": "MISSED-WHILE-AWAY"}
+        events_write([("sighting.new", {**body, "format": "qr", "first_seen": now, "last_seen": now, "frames": 1})])
+        proc = start_web(port, database)
+        window.wait(lambda: "MISSED-WHILE-AWAY" in window.text("#feed"), timeout=30, what="the missed sighting")
+        assert window.js("return window.sameDocument") is True
+        assert window.text("#live") == "live"
+        # Only the server's absence itself may show in the log (failed reconnects), nothing else.
+        assert all("events/stream" in e for e in window.errors())
+        assert window.foreign_requests() == []
+    finally:
+        window.close()
+        procs.stop(proc)

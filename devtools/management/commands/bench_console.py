@@ -8,6 +8,7 @@ stamps the moment its row appears in the overview's live feed (a MutationObserve
 this process), and the sighting's ``first_seen`` is its first frame's capture time.
 """
 
+import datetime as dt
 import json
 import secrets
 import statistics
@@ -19,7 +20,7 @@ from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandParser
 from django.db.models import Count
 
-from cameras.models import Camera
+from cameras.models import Camera, Snapshot
 from cameras.services import camera_upsert
 from devtools import browser
 from devtools.bench import procs
@@ -104,6 +105,7 @@ class Command(BaseCommand):
             )
             window = browser.Browser(base)
             window.login(user, password)
+            started = time.time()
             result = {
                 "cameras": Camera.objects.count(),
                 "sightings_in_db": Sighting.objects.count(),
@@ -115,6 +117,10 @@ class Command(BaseCommand):
                 "ceilings_ms": {"ready": READY_CEILING_MS, "sighting_to_screen": LIVE_CEILING_MS},
                 "cpu_s": {p.kind: round(p.cpu_seconds(), 1) for p in running},
             }
+            elapsed = time.time() - started
+            since = dt.datetime.fromtimestamp(started, tz=dt.UTC)
+            stored = Snapshot.objects.filter(scheduled_at__gte=since, status=Snapshot.Status.OK).count()
+            result["pipeline"] = {"seconds": round(elapsed, 1), "snapshots_per_s": round(stored / elapsed, 1)}
         finally:
             if window is not None:
                 window.close()
@@ -208,6 +214,8 @@ class Command(BaseCommand):
         )
         for line in result["browser_errors"] + result["foreign_requests"]:
             w(f"  {line}")
+        p = result["pipeline"]
+        w(f"pipeline meanwhile: {p['snapshots_per_s']} snapshots/s stored over {p['seconds']} s")
         w(f"process CPU during the run (s): {result['cpu_s']}")
 
 

@@ -1,4 +1,4 @@
-"""Response times of the read side (API, dashboard, admin) against a real server on the configured database.
+"""Response times of the read side (API, console, admin) against a real server on the configured database.
 
 Starts gunicorn itself, as production runs it, and times real HTTP requests from outside: what an
 operator's browser or an API client would wait, including serialization and the network stack.
@@ -30,7 +30,7 @@ from tracking.models import CameraMinute, Sighting
 
 ROOT = Path(__file__).resolve().parents[3]
 BENCH_USER = "bench-reads"
-API_CEILING_MS = 500.0  # API and dashboard: an operator's page or a client's call
+API_CEILING_MS = 500.0  # API and console pages: an operator's page or a client's call
 ADMIN_CEILING_MS = 1000.0  # admin lists and searches
 ROW_TABLES = (Camera, Zone, Snapshot, Detection, Sighting, CameraMinute, CameraEvent)
 
@@ -38,7 +38,7 @@ ROW_TABLES = (Camera, Zone, Snapshot, Detection, Sighting, CameraMinute, CameraE
 @dataclass
 class Timing:
     path: str
-    kind: str  # api, dashboard or admin: which ceiling applies and how the request authenticates
+    kind: str  # api, console or admin: which ceiling applies and how the request authenticates
     median_ms: float
     p95_ms: float
     bytes: int
@@ -63,7 +63,8 @@ def _targets(code: str, zone: str, camera: str) -> list[tuple[str, str, dict[str
         ("api", "/api/counts/", {"bucket": "hour", "zone": zone, "since": since}),
         ("api", "/api/counts/", {"bucket": "minute", "camera": camera}),
         ("api", "/api/cameras/", {"page_size": "1000"}),
-        ("dashboard", "/", {}),
+        ("console", "/", {}),
+        ("console", "/cameras/" + camera + "/", {}),
         ("admin", "/admin/analytics/detection/", {}),
         ("admin", "/admin/cameras/snapshot/", {}),
         ("admin", "/admin/tracking/sighting/", {}),
@@ -186,7 +187,7 @@ def format_table(timings: list[Timing], rows: dict[str, int]) -> str:
 
 
 class Command(BaseCommand):
-    help = "Time the API, dashboard and admin pages over real HTTP against a gunicorn this command starts."
+    help = "Time the API, console and admin pages over real HTTP against a gunicorn this command starts."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--requests", type=int, default=7, help="timed requests per page")

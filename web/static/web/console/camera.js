@@ -23,7 +23,7 @@ function figures() {
   document.getElementById("cam-status").replaceChildren(
     el("span", { class: `badge st-${data.status}` }, data.status),
     " ",
-    el("span", { class: "muted", "data-ago": data.since }, ago(data.since)),
+    data.since ? el("span", { class: "muted", "data-ago": data.since }, ago(data.since)) : "",
     ...(data.error && data.status !== "online" ? [el("span", { class: "muted" }, ` · ${data.error}`)] : []),
   );
 }

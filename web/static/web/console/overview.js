@@ -43,9 +43,9 @@ function tile(camera) {
     el(
       "a",
       { href: `/cameras/${encodeURIComponent(camera.name)}/`, title: camera.error || null },
-      el("b", {}, camera.name),
+      el("b", { title: camera.name }, camera.name),
       el("span", { class: "muted" }, camera.zone || "no zone"),
-      el("span", { class: "state" }, state, " ", el("span", { class: "muted", "data-ago": camera.since }, ago(camera.since))),
+      el("span", { class: "state" }, state, " ", camera.since ? el("span", { class: "muted", "data-ago": camera.since }, ago(camera.since)) : null),
     ),
   );
 }
