@@ -104,6 +104,11 @@ class Camera(models.Model):
         help_text="decode at a fraction of full size: faster, for codes that are large in the frame",
     )
 
+    change_gate = models.BooleanField(
+        default=True,
+        db_default=True,
+        help_text="skip decoding a frame whose picture has not changed since the last decoded one",
+    )
     zone = models.ForeignKey(Zone, null=True, blank=True, on_delete=models.SET_NULL, related_name="cameras")
     sighting_gap_s = models.FloatField(
         null=True,

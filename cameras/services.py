@@ -31,6 +31,7 @@ EDITABLE = (
     "downscale",
     "zone",
     "sighting_gap_s",
+    "change_gate",
 )
 
 

@@ -101,6 +101,7 @@ def _hand_over(done: list[tuple[Camera, float, tuple]]) -> int:
                 engine=camera.engine,
                 roi=camera.roi,
                 downscale=camera.downscale,
+                gate=camera.change_gate,
             )
         )
     if ready:

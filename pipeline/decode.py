@@ -5,14 +5,16 @@ still finds them.
 """
 
 import datetime as dt
+import time
 
+import numpy as np
 from django.conf import settings
 
 from cameras.models import Camera
 from cameras.services import snapshot_record_failure
 from cameras.sources import CaptureError
 from detections.decoders import DecodeError, DecodeResult, decode_bytes
-from pipeline import framestore
+from pipeline import framestore, gate
 from pipeline.messages import FrameReady
 from pipeline.store import StoreEntry, snapshots_store
 
@@ -28,14 +30,45 @@ def frame_decode(*, camera: Camera, data: bytes) -> DecodeResult:
     )
 
 
+def _roi(frame: FrameReady) -> tuple[int, int, int, int] | None:
+    return tuple(int(v) for v in frame.roi.split(",")) if frame.roi else None
+
+
 def _decode(frame: FrameReady, data: bytes) -> DecodeResult:
     return decode_bytes(
         data,
         formats=frame.formats.split(","),
         engine=frame.engine or settings.CAMTRACK_DEFAULT_ENGINE,
-        roi=tuple(int(v) for v in frame.roi.split(",")) if frame.roi else None,
+        roi=_roi(frame),
         downscale=frame.downscale or 1,
     )
+
+
+class _Gate:
+    """The change gate over one batch: references read in one round trip, new ones written in one."""
+
+    def __init__(self, frames: list[FrameReady]) -> None:
+        on = settings.CAMTRACK_GATE_FULL_EVERY_S > 0
+        self.cameras = {f.camera_id for f in frames if f.gate} if on else set()
+        self.references = gate.references_get(self.cameras) if self.cameras else {}
+        self.updates: dict[int, tuple[float, np.ndarray, DecodeResult]] = {}
+
+    def decode(self, frame: FrameReady, data: bytes) -> DecodeResult:
+        if frame.camera_id not in self.cameras:
+            return _decode(frame, data)
+        start = time.perf_counter()
+        thumb = gate.thumbnail(data, _roi(frame))
+        reference = self.references.get(frame.camera_id)
+        if thumb is not None and gate.may_carry(frame.slot, reference) and not gate.changed(thumb, reference.thumb):
+            return gate.carried(reference, ms=(time.perf_counter() - start) * 1000)
+        result = _decode(frame, data)
+        if thumb is not None and (reference is None or frame.slot > reference.slot):
+            self.updates[frame.camera_id] = (frame.slot, thumb, result)
+            self.references[frame.camera_id] = gate.Reference(frame.slot, thumb, gate.result_dict(result))
+        return result
+
+    def save(self) -> None:
+        gate.references_put(self.updates)
 
 
 def snapshots_decode(*, frames: list[FrameReady]) -> int:
@@ -43,6 +76,7 @@ def snapshots_decode(*, frames: list[FrameReady]) -> int:
     keys = [framestore.frame_key(f.camera_id, f.slot) for f in frames]
     entries = []
     latest: dict[int, tuple[float, str, dict]] = {}
+    gated = _Gate(frames)
     for frame, data in zip(frames, framestore.frames_get(keys), strict=True):
         scheduled_at = dt.datetime.fromtimestamp(frame.slot, tz=dt.UTC)
         if data is None:
@@ -52,7 +86,7 @@ def snapshots_decode(*, frames: list[FrameReady]) -> int:
             )
             continue
         try:
-            result = _decode(frame, data)
+            result = gated.decode(frame, data)
         except DecodeError as exc:
             snapshot_record_failure(
                 camera_id=frame.camera_id,
@@ -67,6 +101,7 @@ def snapshots_decode(*, frames: list[FrameReady]) -> int:
             key = framestore.frame_key(frame.camera_id, frame.slot)
             latest[frame.camera_id] = (frame.slot, key, _latest_meta(scheduled_at, captured_at, result))
     stored = snapshots_store(entries)
+    gated.save()
     framestore.frames_done(keys, latest)
     return stored
 

@@ -69,6 +69,7 @@ class FrameReady(Message):
     engine: str = ""
     roi: str = ""
     downscale: int = 1
+    gate: bool = False  # the camera's change gate: an unchanged picture is not decoded again
 
 
 def capture_slots(items: list) -> list[CaptureSlot]:

@@ -183,6 +183,7 @@ def _track(stored: list[StoreEntry]) -> None:
                 at=e.captured_at,
                 codes=codes,
                 no_read=e.result.no_read,
+                gated=e.result.gated,
             )
         )
     track_result_announce(frames_track(frames=frames, locked=True))

@@ -64,6 +64,7 @@ class CountRow:
     frames: int
     reads: int
     no_reads: int
+    gated: int = 0  # frames not decoded again, the picture unchanged (their reads count as before)
 
     @property
     def read_rate(self) -> float | None:
@@ -99,7 +100,13 @@ def _compute(
         row["b"]: row
         for row in minutes.annotate(b=Trunc("start", bucket, tzinfo=dt.UTC))
         .values("b")
-        .annotate(frames=Sum("frames"), reads=Sum("reads"), no_reads=Sum("no_reads"), sightings=Sum("sightings"))
+        .annotate(
+            frames=Sum("frames"),
+            reads=Sum("reads"),
+            no_reads=Sum("no_reads"),
+            sightings=Sum("sightings"),
+            gated=Sum("gated"),
+        )
     }
     distinct = {
         row["b"]: row["codes"]
@@ -117,6 +124,7 @@ def _compute(
             frames=r.get("frames") or 0,
             reads=r.get("reads") or 0,
             no_reads=r.get("no_reads") or 0,
+            gated=r.get("gated") or 0,
         )
     return out
 

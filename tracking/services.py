@@ -42,6 +42,7 @@ class TrackedFrame:
     at: dt.datetime
     codes: list[Seen] = field(default_factory=list)
     no_read: bool = False
+    gated: bool = False
 
 
 @dataclass
@@ -116,24 +117,26 @@ def _count_minutes(frames: list[TrackedFrame], begun: dict[tuple[int, dt.datetim
     rows: dict[tuple[int, dt.datetime], list] = {}
     zones = {f.camera_id: f.zone_id for f in frames}
     for frame in frames:
-        row = rows.setdefault((frame.camera_id, _minute(frame.at)), [frame.zone_id, 0, 0, 0, 0])
+        row = rows.setdefault((frame.camera_id, _minute(frame.at)), [frame.zone_id, 0, 0, 0, 0, 0])
         row[1] += 1
         row[2] += bool(frame.codes)
         row[3] += frame.no_read
+        row[5] += frame.gated
     for (camera_id, start), delta in begun.items():
         if delta:
-            rows.setdefault((camera_id, _minute(start)), [zones.get(camera_id), 0, 0, 0, 0])[4] += delta
+            rows.setdefault((camera_id, _minute(start)), [zones.get(camera_id), 0, 0, 0, 0, 0])[4] += delta
     table = CameraMinute._meta.db_table
     values, params = [], []
-    for (camera_id, start), (zone_id, n, reads, no_reads, opened) in sorted(rows.items()):
-        values.append("(%s, %s, %s, %s, %s, %s, %s)")
-        params += [camera_id, zone_id, start, n, reads, no_reads, opened]
+    for (camera_id, start), (zone_id, n, reads, no_reads, opened, gated) in sorted(rows.items()):
+        values.append("(%s, %s, %s, %s, %s, %s, %s, %s)")
+        params += [camera_id, zone_id, start, n, reads, no_reads, opened, gated]
     # Increments, not overwrites: concurrent batches of one camera add up. Sorted rows lock in one order.
     sql = (
-        f"INSERT INTO {table} (camera_id, zone_id, start, frames, reads, no_reads, sightings) "
+        f"INSERT INTO {table} (camera_id, zone_id, start, frames, reads, no_reads, sightings, gated) "
         f"VALUES {', '.join(values)} ON CONFLICT (camera_id, start) DO UPDATE SET "
         f"frames = {table}.frames + excluded.frames, reads = {table}.reads + excluded.reads, "
-        f"no_reads = {table}.no_reads + excluded.no_reads, sightings = {table}.sightings + excluded.sightings"
+        f"no_reads = {table}.no_reads + excluded.no_reads, sightings = {table}.sightings + excluded.sightings, "
+        f"gated = {table}.gated + excluded.gated"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

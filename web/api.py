@@ -37,6 +37,7 @@ class CameraSerializer(serializers.ModelSerializer):
             "downscale",
             "zone",
             "sighting_gap_s",
+            "change_gate",
             "status",
             "status_since",
             "last_error",

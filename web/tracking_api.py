@@ -154,6 +154,7 @@ class CountsView(APIView):
                         "frames": r.frames,
                         "reads": r.reads,
                         "no_reads": r.no_reads,
+                        "gated": r.gated,
                         "read_rate": r.read_rate,
                     }
                     for r in rows

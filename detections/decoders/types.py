@@ -36,6 +36,7 @@ class DecodeResult:
     passes: int = 1  # engine calls made; above 1 only when a second pass ran
     # A code-like pattern was found and nothing decoded: a reader's "no-read" (a damaged or blurred label).
     no_read: bool = False
+    gated: bool = False  # not decoded: the picture had not changed, the codes are the last decode's
 
 
 class DecodeError(Exception):

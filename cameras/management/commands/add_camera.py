@@ -28,6 +28,9 @@ class Command(BaseCommand):
         parser.add_argument("--zone", default=None, help="the place this camera watches, e.g. dock-3 ('' for none)")
         parser.add_argument("--gap", type=float, default=None, help="seconds unseen before a sighting ends")
         parser.add_argument("--disabled", action="store_true")
+        parser.add_argument(
+            "--no-gate", action="store_true", help="decode every frame, even one whose picture has not changed"
+        )
 
     def handle(self, *args, **opts) -> None:
         try:
@@ -46,6 +49,7 @@ class Command(BaseCommand):
                 zone=opts["zone"],
                 sighting_gap_s=opts["gap"],
                 enabled=not opts["disabled"],
+                change_gate=False if opts["no_gate"] else None,
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None

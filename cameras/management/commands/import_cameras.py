@@ -19,6 +19,7 @@ OPTIONAL = (
     "downscale",
     "zone",
     "sighting_gap_s",
+    "change_gate",
 )
 TRUE = {"1", "true", "yes", "y", "on"}
 FALSE = {"0", "false", "no", "n", "off"}
@@ -42,11 +43,12 @@ def _row_fields(row: dict) -> dict:
         value = row.get(key)
         if value is not None and value.strip():
             fields[key] = value.strip()
-    enabled = (row.get("enabled") or "").strip().lower()
-    if enabled:
-        if enabled not in TRUE | FALSE:
-            raise ValidationError(f"enabled must be true or false, not {enabled!r}")
-        fields["enabled"] = enabled in TRUE
+    for key in ("enabled", "change_gate"):
+        value = (row.get(key) or "").strip().lower()
+        if value:
+            if value not in TRUE | FALSE:
+                raise ValidationError(f"{key} must be true or false, not {value!r}")
+            fields[key] = value in TRUE
     return fields
 
 

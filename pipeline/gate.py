@@ -1,0 +1,122 @@
+"""The change gate (cpu): a frame whose picture has not changed since its camera's last fully decoded
+frame is not decoded again; that decode's codes carry forward (its sightings go on, its minute counts
+a read as before) and the frame is counted as gated.
+
+The comparison is on a thumbnail that JPEG decoding produces at an eighth of the size (each pixel
+the mean of an 8×8 block), so sensor noise and re-encoding average out (a few levels) while a code
+appearing, moving or leaving anywhere in the decode region changes dozens of thumbnail pixels by
+tens of levels. Whatever changes, the frame is decoded in full; so is the first frame of a camera,
+and one every CAMTRACK_GATE_FULL_EVERY_S regardless. The reference (thumbnail, slot, codes) lives
+in the frame store's Redis, so any worker on any host compares against the same one.
+"""
+
+import json
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from django.conf import settings
+
+from cameras.latest import frame_store
+from detections.decoders import Code, DecodeResult
+
+# Stores a new reference only if it is newer than the one held (workers finish out of order).
+_PUT = """
+local held = tonumber(redis.call('HGET', KEYS[1], 'slot') or '-1')
+if tonumber(ARGV[1]) <= held then return 0 end
+redis.call('HSET', KEYS[1], 'slot', ARGV[1], 'thumb', ARGV[2], 'shape', ARGV[3], 'result', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+
+
+def _key(camera_id: int) -> str:
+    return f"camtrack:gate:{camera_id}"
+
+
+@dataclass(frozen=True)
+class Reference:
+    slot: float  # of the last fully decoded frame
+    thumb: np.ndarray
+    result: dict
+
+
+def thumbnail(data: bytes, roi: tuple[int, int, int, int] | None) -> np.ndarray | None:
+    """The frame at 1/8 size in grayscale, cut to the decode region; None if it does not decode."""
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_8)
+    if image is None:
+        return None
+    if roi is not None:
+        x, y, w, h = (v // 8 for v in roi)
+        image = image[y : y + max(h, 1), x : x + max(w, 1)]
+    return np.ascontiguousarray(image)
+
+
+def changed(thumb: np.ndarray, reference: np.ndarray) -> bool:
+    if thumb.shape != reference.shape:
+        return True
+    delta = cv2.absdiff(thumb, reference)
+    return int(np.count_nonzero(delta > settings.CAMTRACK_GATE_PIXEL_DELTA)) >= settings.CAMTRACK_GATE_MIN_PIXELS
+
+
+def references_get(camera_ids: set[int]) -> dict[int, Reference]:
+    """Each camera's reference, in one round trip."""
+    ids = sorted(camera_ids)
+    pipe = frame_store().pipeline(transaction=False)
+    for camera_id in ids:
+        pipe.hmget(_key(camera_id), ["slot", "thumb", "shape", "result"])
+    out = {}
+    for camera_id, (slot, thumb, shape, result) in zip(ids, pipe.execute(), strict=True):
+        if slot is None or thumb is None or shape is None:
+            continue
+        h, w = (int(v) for v in shape.split(b","))
+        out[camera_id] = Reference(float(slot), np.frombuffer(thumb, np.uint8).reshape(h, w), json.loads(result))
+    return out
+
+
+def references_put(updates: dict[int, tuple[float, np.ndarray, DecodeResult]]) -> None:
+    """New references from full decodes, in one round trip."""
+    if not updates:
+        return
+    store = frame_store()
+    put = store.register_script(_PUT)
+    ttl = max(60, int(3 * settings.CAMTRACK_GATE_FULL_EVERY_S))
+    pipe = store.pipeline(transaction=False)
+    for camera_id, (slot, thumb, result) in updates.items():
+        shape = f"{thumb.shape[0]},{thumb.shape[1]}"
+        put(keys=[_key(camera_id)], args=[repr(slot), thumb.tobytes(), shape, _result_json(result), ttl], client=pipe)
+    pipe.execute(raise_on_error=False)
+
+
+def result_dict(result: DecodeResult) -> dict:
+    codes = [{**c.as_dict(), "raw": c.raw.hex() if c.raw is not None else None} for c in result.codes]
+    return {"codes": codes, "width": result.width, "height": result.height, "no_read": result.no_read}
+
+
+def _result_json(result: DecodeResult) -> str:
+    return json.dumps(result_dict(result))
+
+
+def carried(reference: Reference, ms: float) -> DecodeResult:
+    """The reference's decode, for a frame that shows the same picture."""
+    r = reference.result
+    codes = [
+        Code(
+            format=c["format"],
+            text=c["text"],
+            raw=bytes.fromhex(c["raw"]) if c.get("raw") else None,
+            position=c["position"],
+            engine=c["engine"],
+        )
+        for c in r["codes"]
+    ]
+    return DecodeResult(
+        codes=codes, width=r["width"], height=r["height"], ms=ms, passes=0, no_read=r["no_read"], gated=True
+    )
+
+
+def may_carry(slot: float, reference: Reference | None) -> bool:
+    """Whether a frame of this slot may reuse the reference at all (before looking at the picture)."""
+    if reference is None or slot <= reference.slot:
+        return False  # the first frame, or one older than the reference: decode it
+    return slot - reference.slot < settings.CAMTRACK_GATE_FULL_EVERY_S
