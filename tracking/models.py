@@ -66,7 +66,9 @@ class CameraMinute(models.Model):
     frames = models.PositiveIntegerField(default=0)
     reads = models.PositiveIntegerField(default=0)
     no_reads = models.PositiveIntegerField(default=0)
-    gated = models.PositiveIntegerField(default=0, db_default=0, help_text="frames not decoded again: the picture had not changed")
+    gated = models.PositiveIntegerField(
+        default=0, db_default=0, help_text="frames not decoded again: the picture had not changed"
+    )
     # Signed: a batch whose frame joins two sightings into one adds -1 to the minute the second began,
     # and the upsert's proposed row must pass its checks before the conflict turns it into an update.
     sightings = models.IntegerField(default=0)

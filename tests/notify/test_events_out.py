@@ -23,7 +23,8 @@ from tests.notify.test_mqtt import Mosquitto, Subscriber
 from tests.notify.test_webhooks import Receiver, verify
 from tests.test_pipeline import wait_for
 from tests.tracking.test_journeys import IN_VIEW_S, INTERVAL_S, plan, play
-from tests.web.test_sse import Listener, token, web  # noqa: F401  (fixtures)
+from tests.web.conftest import web  # noqa: F401  (fixture)
+from tests.web.test_sse import Listener, token  # noqa: F401  (fixture)
 from tests.workers import purge_queues
 
 pytestmark = pytest.mark.django_db(transaction=True)
