@@ -118,6 +118,12 @@ def encode_jpeg(image: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
     return buf.tobytes()
 
 
+def _own_frame(data: bytes, stamp: str) -> bytes:
+    """The JPEG with a comment segment (COM) right after its start marker, naming this very frame."""
+    comment = stamp.encode()
+    return data[:2] + b"\xff\xfe" + struct.pack(">H", len(comment) + 2) + comment + data[2:]
+
+
 def bomb_jpeg(width: int = 30000, height: int = 30000) -> bytes:
     """A small, well-formed JPEG whose frame header claims a huge size (decompression bomb)."""
     data = bytearray(encode_jpeg(np.full((16, 16), 128, np.uint8)))
@@ -128,8 +134,16 @@ def bomb_jpeg(width: int = 30000, height: int = 30000) -> bytes:
 
 class Simulator:
     """Simulated cameras over HTTP. Payloads change every ``payload_period_s``; the code moves
-    ``frames_per_payload`` times per payload. Encoded frames are cached per (camera, text, step), so a
-    camera costs one JPEG encode (~2 ms) per step however often it is polled."""
+    ``frames_per_payload`` times per payload.
+
+    Like a real sensor's, every frame has its own noise: consecutive frames of a camera cycle through
+    ``noise_variants`` noisy versions of the same picture, and each response carries its own JPEG
+    comment, so no two frames are byte-identical and nothing downstream can win by comparing bytes.
+    Encoded pictures are cached per (scene, code, position, noise), so serving costs a copy, not an
+    encode (~3 ms), once a picture has been seen. With ``pool`` > 0 a camera shows a different code
+    at a different place in every frame (PARCEL-pool-<i>, from a pool of that many pictures): the
+    scene where everything changes all the time.
+    """
 
     def __init__(
         self,
@@ -144,6 +158,8 @@ class Simulator:
         frames_per_payload: int = 2,
         clock: Callable[[], float] = time.time,
         cache_size: int = 512,
+        noise_variants: int = 8,
+        pool: int = 0,
     ) -> None:
         self.names: list[str] = (
             [f"{prefix}-{i:02d}" for i in range(1, cameras + 1)] if isinstance(cameras, int) else list(cameras)
@@ -155,7 +171,11 @@ class Simulator:
         self.clock = clock
         self._overrides: dict[str, str] = {}
         self._known = set(self.names)
-        self._scenes = _backgrounds()
+        self.noise_variants = max(1, noise_variants)
+        self.pool = pool
+        self._scenes = _backgrounds(noise_variants=self.noise_variants)
+        self._served: dict[str, int] = {}
+        self.renders = 0  # JPEG encodes so far (the rest were served from the cache)
         self._cache: OrderedDict[tuple, bytes] = OrderedDict()
         self._cache_size = cache_size
         self._inflight: dict[tuple, threading.Event] = {}
@@ -223,12 +243,20 @@ class Simulator:
     def snapshot(self, name: str, text: str | None = None) -> tuple[bytes, str | None]:
         """(JPEG, payload shown) for the camera now; ``text`` forces a payload."""
         now = self.clock()
-        if text is None:
-            text = self.payload(name, now)
-        step = int((now + self._phase(name)) // (self.payload_period_s / self.frames_per_payload))
-        key = (name, text, step)
-        data = self._cached(key)
-        return data, text
+        h = _stable(name)
+        with self._lock:
+            served = self._served[name] = self._served.get(name, -1) + 1
+        if self.pool and text is None and name not in self._overrides:
+            i = (served + h) % self.pool
+            text = f"PARCEL-pool-{i}"
+            key = (i % len(self._scenes), text, i, i * 7919, 0)
+        else:
+            if text is None:
+                text = self.payload(name, now)
+            step = int((now + self._phase(name)) // (self.payload_period_s / self.frames_per_payload))
+            # An empty scene looks the same on every camera that shares it: one set of encodes for all.
+            key = (h % len(self._scenes), text, step if text else 0, h if text else 0, served % self.noise_variants)
+        return _own_frame(self._cached(key), f"{name} {served}"), text
 
     def is_known(self, name: str) -> bool:
         return name in self._known
@@ -286,10 +314,9 @@ class Simulator:
                     self._inflight.pop(key, None)
                 event.set()
 
-    def _render(self, name: str, text: str | None, step: int) -> bytes:
-        h = _stable(name)
-        variants = self._scenes[h % len(self._scenes)]
-        frame = render_frame(text, scene=variants[step % len(variants)], step=step, phase=h)
+    def _render(self, scene: int, text: str | None, step: int, phase: int, noise: int) -> bytes:
+        self.renders += 1
+        frame = render_frame(text, scene=self._scenes[scene][noise % self.noise_variants], step=step, phase=phase)
         return encode_jpeg(frame)
 
     # --- digest auth ---------------------------------------------------------------------------
@@ -545,6 +572,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--period", type=float, default=5.0, help="seconds between new payloads")
     parser.add_argument("--moves", type=int, default=2, help="positions of the code per payload")
     parser.add_argument("--cache-size", type=int, default=512, help="encoded frames kept in memory")
+    parser.add_argument("--noise-variants", type=int, default=8, help="noisy versions of each picture, in turn")
+    parser.add_argument("--pool", type=int, default=0, help="a different code in every frame, from this many")
     parser.add_argument("--username", default="admin", help="for /auth/... and /fault/auth")
     parser.add_argument("--password", default="secret")
 
@@ -559,6 +588,8 @@ def from_options(opts: dict) -> Simulator:
         payload_period_s=opts["period"],
         frames_per_payload=opts.get("moves", 2),
         cache_size=opts.get("cache_size", 512),
+        noise_variants=opts.get("noise_variants", 8),
+        pool=opts.get("pool", 0),
         username=opts["username"],
         password=opts["password"],
     )

@@ -18,6 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--nodes", type=int, default=1, help="io+cpu worker sets, as separate hosts would run")
         parser.add_argument("--sim-port", type=int, default=8599)
         parser.add_argument("--out", default="bench-out")
+        parser.add_argument("--scene", default="busy", choices=["busy", "warehouse"], help="what the cameras show")
 
     def handle(self, *args, **opts) -> None:
         from django.conf import settings
@@ -43,6 +44,7 @@ class Command(BaseCommand):
             nodes=opts["nodes"],
             sim_port=opts["sim_port"],
             warmup=opts["warmup"],
+            scene=opts["scene"],
             write=self.stdout.write,
         )
         result = bench.run()
