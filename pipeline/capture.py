@@ -30,6 +30,7 @@ _CAMERA_FIELDS = (
     "formats",
     "engine",
     "interval_s",
+    "change_gate",
 )
 _pool: tuple[int, ThreadPoolExecutor] | None = None
 _pool_lock = threading.Lock()
