@@ -1,6 +1,7 @@
-"""CPU per snapshot of the io stage's HTTP fetch: today's source (a thread per capture, each handing its
-request to a helper thread that owns a requests session, for a hard deadline) against asyncio
-clients (aiohttp, httpx) fetching the same simulated cameras, with the same concurrency and reuse.
+"""CPU per snapshot of the io stage's HTTP fetch: the source as the io stage calls it (from a pool of
+threads, each capture handed to the process's asyncio loop) against bare asyncio clients (aiohttp,
+httpx) fetching the same simulated cameras, with the same concurrency and connection reuse. The
+threaded requests source it replaced measured 1.34-1.40 ms per fetch here (aiohttp bare: 0.55).
 
 Only this process's CPU is counted (the simulator runs in its own process), so the figure holds on a
 busy host too; wall time is printed for reference.
@@ -64,7 +65,7 @@ async def _httpx(urls: list[str], concurrency: int) -> int:
 
 
 class Command(BaseCommand):
-    help = "CPU per HTTP snapshot: today's threaded source against aiohttp and httpx."
+    help = "CPU per HTTP snapshot: the io stage's source against bare aiohttp and httpx."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--cameras", type=int, default=200)
@@ -92,7 +93,7 @@ class Command(BaseCommand):
             names = [f"sim-{i:02d}" for i in range(1, opts["cameras"] + 1)]
             urls = [f"{base}/cam/{names[i % len(names)]}.jpg" for i in range(opts["fetches"])]
             clients = {
-                "threads + requests (today)": lambda: _threads(urls, opts["concurrency"]),
+                "sources.grab from 16 threads": lambda: _threads(urls, opts["concurrency"]),
                 "asyncio + aiohttp": lambda: asyncio.run(_aiohttp(urls, opts["concurrency"])),
                 "asyncio + httpx": lambda: asyncio.run(_httpx(urls, opts["concurrency"])),
             }
