@@ -20,6 +20,8 @@ _AFTER = f"({_SLOT} + interval_s * CEILING((%(horizon)s - {_SLOT}) / interval_s)
 # than the interval: only then does a held lease mean "skip this slot". Otherwise the previous grab is
 # over (done or timed out) by the time the next one starts, whenever its result is stored.
 _OVERLAP = "interval_s < timeout_s"
+# Stream-mode cameras are served by the streams process that holds their session, on the same grid.
+_SNAPSHOT = "mode <> 'stream'"
 
 
 def cameras_claim_due(*, now: float, horizon: float, shed: float = 0.0) -> tuple[list[tuple], int]:
@@ -48,7 +50,8 @@ def cameras_claim_due(*, now: float, horizon: float, shed: float = 0.0) -> tuple
         cursor.execute(f"UPDATE {table} SET next_run_at = %(now)s WHERE next_run_at IS NULL", params)
         cursor.execute(
             f"UPDATE {table} SET next_run_at = {_AFTER}, captures_skipped = captures_skipped + 1 "
-            f"WHERE enabled = {true} AND next_run_at < %(horizon)s AND ((lease_until > %(now)s AND {_OVERLAP}) "
+            f"WHERE enabled = {true} AND {_SNAPSHOT} AND next_run_at < %(horizon)s "
+            f"AND ((lease_until > %(now)s AND {_OVERLAP}) "
             f"OR MOD(id * 7919 + %(round)s * 104729, 1000) < %(shed)s)",
             params,
         )
@@ -57,7 +60,7 @@ def cameras_claim_due(*, now: float, horizon: float, shed: float = 0.0) -> tuple
         cursor.execute(
             f"UPDATE {table} SET last_due_at = {_SLOT}, next_run_at = {_AFTER}, "
             f"lease_until = {_AFTER} + timeout_s + %(slack)s "
-            f"WHERE enabled = {true} AND next_run_at < %(horizon)s "
+            f"WHERE enabled = {true} AND {_SNAPSHOT} AND next_run_at < %(horizon)s "
             f"AND (lease_until IS NULL OR lease_until <= %(now)s OR NOT {_OVERLAP}) "
             f"RETURNING id, last_due_at, next_run_at, interval_s, timeout_s, status",
             params,

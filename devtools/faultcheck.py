@@ -149,6 +149,7 @@ class Scenario:
                 interval_s=self.interval_s,
                 timeout_s=self.timeout_s,
                 formats="qr",
+                mode="snapshot",
                 enabled=False,
             )
 
