@@ -201,18 +201,22 @@ class StreamsProcess:
             while not held.leaving and held.next_slot <= now:
                 slot = held.next_slot
                 picture = session.latest
-                if picture is not None and picture.at >= slot - camera.timeout_s:
+                # A picture from a session that has since failed is not passed off as the camera's view.
+                live = session.connected or session.error is None
+                if live and picture is not None and picture.at >= slot - camera.timeout_s:
                     if now - slot > camera.timeout_s + settings.CAMTRACK_MAX_LAG_S:
                         skipped.append(camera.pk)  # this process fell behind (a long query): as dispatch does
                     else:
                         self._encode(held, slot, picture, frames, ready, failed)
                 elif session.error is None and not session.connected and now < slot + camera.timeout_s:
                     break  # the first session is opening: wait for its first picture, up to the timeout
-                elif session.error is not None and not session.connected:
-                    failed.append((held, slot, session.error))  # down: why it is down
+                elif session.error is not None and not session.connected and session.error.kind != "timeout":
+                    failed.append((held, slot, session.error))  # down, and why: refused, auth_failed ...
                 else:
+                    # Open (or timed out) but nothing fresh: the stall is what the operator needs to know.
                     age = f"{now - picture.at:.1f} s old" if picture else "none yet"
-                    failed.append((held, slot, CaptureError("stale", f"latest picture {age}")))
+                    why = f"; {session.error}" if session.error is not None else ""
+                    failed.append((held, slot, CaptureError("stale", f"latest picture {age}{why}")))
                 held.next_slot = round(slot + camera.interval_s, 6)
         if skipped:
             captures_dropped(camera_ids=skipped)

@@ -27,9 +27,10 @@ from cameras.sources.rtsp import JPEG_QUALITY, classify, with_credentials
 
 logger = logging.getLogger(__name__)
 
-# Reconnect delays after consecutive failed sessions, each with ±20 % jitter so cameras behind one
-# dead switch do not all retry on the same tick.
-BACKOFF_S = (1.0, 2.0, 5.0, 10.0)
+# Reconnect delays after consecutive failed sessions, each shortened by up to 30 % at random so
+# cameras behind one dead switch do not all retry on the same tick. Capped at 8 s so a camera is back
+# within its timeout + 10 s of its server (the next key frame and slot come on top of the delay).
+BACKOFF_S = (1.0, 2.0, 5.0, 8.0)
 KEY_ONLY_SLACK = 1.05  # a key-frame interval this much over the capture interval still counts as within it
 
 
@@ -169,6 +170,6 @@ class RtspSession:
                 break
             # A session that ran a while before failing starts the ladder again.
             failures = 1 if time.monotonic() - started > 30 else failures + 1
-            delay = BACKOFF_S[min(failures, len(BACKOFF_S)) - 1] * random.uniform(0.8, 1.2)
+            delay = BACKOFF_S[min(failures, len(BACKOFF_S)) - 1] * random.uniform(0.7, 1.0)
             logger.info("stream %s: %s; reconnecting in %.1f s", self.name, self.error, delay)
             self._stop.wait(delay)

@@ -20,7 +20,7 @@ class Command(BaseCommand):
         process = StreamsProcess(holder=holder)
         stopping: list[int] = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
-        self.stdout.write(f"streams: {holder} ready")
+        self.stdout.write(f"streams: {holder} ready.")
         self.stdout.flush()
         try:
             process.run(stopping)
