@@ -34,6 +34,31 @@ BACKOFF_S = (1.0, 2.0, 5.0, 8.0)
 KEY_ONLY_SLACK = 1.05  # a key-frame interval this much over the capture interval still counts as within it
 
 
+class MediaClock:
+    """When a picture was taken, from its media timestamp rather than from when it arrived.
+
+    A frame held up somewhere (a stalled camera or server flushing its last frame seconds later)
+    arrives late but carries the timestamp of when it was made. Wall time minus media time is least
+    for the frames that came quickest; the least of it over a sliding window dates every frame, and
+    the window lets the camera's clock drift against ours without every picture looking old.
+    """
+
+    def __init__(self, window_s: float) -> None:
+        self.window_s = window_s
+        self.offsets: deque[tuple[float, float]] = deque()  # (arrival, arrival - media time)
+
+    def taken_at(self, media_s: float | None, arrival: float) -> float:
+        if media_s is None:
+            return arrival
+        offset = arrival - media_s
+        while self.offsets and self.offsets[-1][1] >= offset:
+            self.offsets.pop()  # a later, lower offset makes this one irrelevant (a monotonic deque)
+        self.offsets.append((arrival, offset))
+        while self.offsets[0][0] < arrival - self.window_s:
+            self.offsets.popleft()
+        return media_s + self.offsets[0][1]
+
+
 class Policy:
     AUTO = "auto"  # key frames only when they come at least once per capture interval
     KEY = "key"
@@ -43,7 +68,7 @@ class Policy:
 @dataclass(frozen=True)
 class Picture:
     frame: av.VideoFrame
-    at: float  # Unix time it was decoded, i.e. shortly after it arrived
+    at: float  # Unix time it was taken (see MediaClock), at most when it was decoded
     width: int
     height: int
 
@@ -125,6 +150,7 @@ class RtspSession:
             self.key_only = False
             self._choose(codec)
             keys: deque[float] = deque(maxlen=5)
+            clock = MediaClock(window_s=max(10.0, 2 * self.config.timeout_s))
             last_picture = time.monotonic()
             self.last_packet = time.monotonic()
             self.in_read = True
@@ -141,7 +167,9 @@ class RtspSession:
                         self.gop_s = statistics.median(b - a for a, b in zip(keys, list(keys)[1:], strict=False))
                         self._choose(codec)
                 for frame in packet.decode():
-                    self.latest = Picture(frame=frame, at=time.time(), width=frame.width, height=frame.height)
+                    media_s = float(frame.pts * frame.time_base) if frame.pts is not None and frame.time_base else None
+                    at = min(clock.taken_at(media_s, time.time()), time.time())
+                    self.latest = Picture(frame=frame, at=at, width=frame.width, height=frame.height)
                     last_picture = now
                     if not self.connected:
                         self.connected, self.error = True, None
