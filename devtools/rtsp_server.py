@@ -172,6 +172,12 @@ class Clip:
         self.name, self.fps = name, fps
         self.units, self.keys = access_units(path)
         self.stalled = False
+        # The parameter sets (SPS, PPS) before the first slice of the first key frame.
+        first = self.units[self.keys[0]] if self.keys else b""
+        slice_at = min(
+            (i for i in (first.find(b"\x00\x00\x01\x65"), first.find(b"\x00\x00\x01\x25")) if i >= 0), default=0
+        )
+        self.headers = first[len(AUD) + 1 : max(slice_at - 1, len(AUD) + 1)] if slice_at else b""
 
     def launch(self) -> str:
         caps = f"video/x-h264,stream-format=byte-stream,alignment=au,framerate={self.fps}/1"
@@ -187,7 +193,7 @@ class Clip:
         src = media.get_element().get_by_name("src")
         # Start where the wall clock is, as a camera's encoder runs whether anyone watches or not: every
         # client, the first one too, joins mid-GOP and waits for the next key frame.
-        state = {"next": self.target(), "timer": 0}
+        state = {"next": self.target(), "timer": 0, "headers": self.headers}
         n = len(self.units)
 
         def tick() -> bool:
@@ -197,7 +203,13 @@ class Clip:
             pushed = 0
             while state["next"] <= target and pushed < CATCH_UP_MAX:
                 if not self.stalled:
-                    src.emit("push-buffer", Gst.Buffer.new_wrapped(self.units[state["next"] % n]))
+                    unit = self.units[state["next"] % n]
+                    if state["headers"]:
+                        # The parameter sets ride along with the first frame: the stream describes itself
+                        # at once (a camera's encoder has been running all along), though its first
+                        # picture still waits for the next key frame.
+                        unit, state["headers"] = unit[: len(AUD) + 1] + state["headers"] + unit[len(AUD) + 1 :], b""
+                    src.emit("push-buffer", Gst.Buffer.new_wrapped(unit))
                 state["next"] += 1
                 pushed += 1
             return True

@@ -173,7 +173,11 @@ def test_two_streams_processes_split_the_cameras_and_one_takes_over_when_the_oth
     mine = set(StreamLease.objects.filter(holder=victim).values_list("camera_id", flat=True))
     os.killpg(first.proc.pid, signal.SIGKILL)
     killed_at = time.time()
-    assert wait_for(lambda: all(ok_after(c, killed_at + 1) for c in cameras if c.pk in mine), timeout=20)
+    assert wait_for(lambda: all(ok_after(c, killed_at + 1) for c in cameras if c.pk in mine), timeout=20), (
+        second.output()[-3000:],
+        list(StreamLease.objects.values()),
+        killed_at,
+    )
     assert list(holders().values()) == [4] and victim not in holders()
     # Each mount had at most one session at a time: the dead process's sessions closed with it.
     assert all(n <= 1 for n in server.status()["playing"].values()), server.status()
