@@ -23,6 +23,7 @@ Every mount is rtsp://127.0.0.1:<port>/<name>. Prints READY once serving; exits 
 """
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -152,8 +153,9 @@ def make_clip(out: str, frames_dir: str, fps: int, gop_s: float) -> int:
     return 0
 
 
+@functools.cache
 def access_units(path: str) -> tuple[list[bytes], list[int]]:
-    """The clip's frames and the indexes of its key frames (IDR, NAL type 5)."""
+    """The clip's frames and the indexes of its key frames (IDR, NAL type 5); read once per file."""
     data = open(path, "rb").read()  # noqa: SIM115
     starts = []
     at = data.find(AUD)
