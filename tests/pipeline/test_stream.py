@@ -9,6 +9,7 @@ import datetime as dt
 import os
 import signal
 import time
+import uuid
 from io import StringIO
 
 import pytest
@@ -19,6 +20,7 @@ from django.db import connection
 from cameras.models import Camera, CameraEvent, Snapshot, StreamLease
 from cameras.services import camera_upsert
 from detections.models import Detection
+from devtools import framegen
 from devtools.rtsp import CLOCK_PREFIX, clock_clip, gstreamer_available
 from tests.workers import Worker, database_url, purge_queues
 
@@ -191,3 +193,29 @@ def test_capture_command_works_for_a_stream_camera(clip, rtsp_server):
     call_command("capture", "capture-stream", "--json", stdout=out)
     assert '"ok": true' in out.getvalue() and CLOCK_PREFIX in out.getvalue(), out.getvalue()
     connection.close()
+
+
+def test_credentials_reach_the_camera_and_nothing_else(rtsp_server, streams, tmp_path):
+    if not gstreamer_available():
+        pytest.skip("GStreamer RTSP server is not installed")
+    password, wrong = "pw-" + uuid.uuid4().hex, "wrong-" + uuid.uuid4().hex
+    picture = tmp_path / "locked.png"
+    picture.write_bytes(framegen.png(framegen.qr_gray("LOCKED-STREAM")))
+    server = rtsp_server({"locked": picture}, auth={"locked": ("viewer", password)})
+    good = camera_upsert(name="auth-good", url=server.url("locked"), username="viewer", password=password)[0]
+    bad = camera_upsert(
+        name="auth-bad", url=server.url("locked").replace("://", f"://viewer:{wrong}@"), interval_s=1.0
+    )[0]
+    assert (good.mode, bad.mode, bad.password) == ("stream", "stream", wrong)
+    process = streams()
+    assert wait_for(lambda: ok_after(good, 0) and Camera.objects.get(pk=bad.pk).status == "offline", timeout=30)
+    assert set(Snapshot.objects.filter(camera=bad).values_list("error", flat=True)) == {"auth_failed"}
+    assert Detection.objects.filter(camera=good, text="LOCKED-STREAM").exists()
+    texts = [
+        process.output(),
+        *Snapshot.objects.values_list("error_detail", flat=True),
+        *Camera.objects.values_list("last_error", flat=True),
+        *CameraEvent.objects.values_list("reason", flat=True),
+    ]
+    for secret in (password, wrong):
+        assert not [t for t in texts if secret in t]
