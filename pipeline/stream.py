@@ -46,6 +46,7 @@ STUCK_GRACE_S = 5.0
 SESSION_FIELDS = ("url", "username", "password", "transport", "timeout_s")
 RELOAD_EVERY = 5  # heartbeats between reloads of the held cameras' settings
 TICK_S = 0.05
+BATCH_S = 0.1  # frames encoded within this share one decode task
 
 
 def first_slot(*, anchor: float | None, interval_s: float, now: float) -> float:
@@ -196,8 +197,14 @@ class StreamsProcess:
         ready: list[FrameReady] = []
         failed: list[tuple[Held, float, CaptureError]] = []
         skipped: list[int] = []
-        for held in self.held.values():
+        batch_started = time.monotonic()
+        for held in list(self.held.values()):
             camera, session = held.camera, held.session
+            if ready and time.monotonic() - batch_started > BATCH_S:
+                # Encoding took a while (a busy host): what is ready goes now rather than at the end.
+                self._send(frames, ready, failed)
+                frames, ready, batch_started = {}, [], time.monotonic()
+            now = max(now, time.time())
             while not held.leaving and held.next_slot <= now:
                 slot = held.next_slot
                 picture = session.latest
@@ -222,11 +229,7 @@ class StreamsProcess:
             captures_dropped(camera_ids=skipped)
             self.counts["slots_skipped"] += len(skipped)
         if ready:
-            try:
-                self._hand_over(frames, ready)
-            except Exception as exc:  # the frame store or broker is down: those slots are failed, with why
-                logger.error("streams: could not hand %d frames to decoding: %s", len(ready), exc)
-                failed += [(self.held[f.camera_id], f.slot, CaptureError("broker", str(exc)[:200])) for f in ready]
+            self._send(frames, ready, failed)
         for held, slot, error in failed:
             scheduled_at = dt.datetime.fromtimestamp(slot, tz=dt.UTC)
             snapshot_record_failure(camera_id=held.camera.pk, scheduled_at=scheduled_at, error=error)
@@ -254,6 +257,13 @@ class StreamsProcess:
                 downscale=camera.downscale,
             )
         )
+
+    def _send(self, frames: dict[str, bytes], ready: list[FrameReady], failed: list) -> None:
+        try:
+            self._hand_over(frames, ready)
+        except Exception as exc:  # the frame store or broker is down: those slots are failed, with why
+            logger.error("streams: could not hand %d frames to decoding: %s", len(ready), exc)
+            failed += [(self.held[f.camera_id], f.slot, CaptureError("broker", str(exc)[:200])) for f in ready]
 
     def _hand_over(self, frames: dict[str, bytes], ready: list[FrameReady]) -> None:
         from pipeline.tasks import decode
