@@ -50,11 +50,10 @@ BATCH_S = 0.1  # frames encoded within this share one decode task
 
 
 def first_slot(*, anchor: float | None, interval_s: float, now: float) -> float:
-    """The camera's first due time at or after now on its grid (anchor + whole intervals)."""
+    """The camera's first due time at or after now on its grid (anchor + whole intervals, either way:
+    an offline camera's backoff may have left its next due time far ahead)."""
     if anchor is None:
         return round(now, 6)
-    if anchor >= now:
-        return round(anchor, 6)
     return round(anchor + interval_s * math.ceil((now - anchor) / interval_s - 1e-9), 6)
 
 

@@ -80,5 +80,30 @@ def test_disabled_or_snapshot_cameras_are_not_held(cams):
 def test_slots_stay_on_the_cameras_grid():
     assert first_slot(anchor=100.0, interval_s=2.0, now=105.5) == 106.0
     assert first_slot(anchor=100.0, interval_s=2.0, now=106.0) == 106.0
-    assert first_slot(anchor=110.0, interval_s=2.0, now=105.5) == 110.0
+    assert first_slot(anchor=110.0, interval_s=2.0, now=105.5) == 106.0
     assert first_slot(anchor=None, interval_s=2.0, now=105.5) == 105.5
+
+
+def test_stream_cameras_nobody_holds_fail_their_slots_as_no_reader(cams):
+    import datetime as dt
+
+    from cameras.models import Snapshot
+    from pipeline.dispatch import stream_orphans_record
+
+    now = time.time()
+    Camera.objects.update(created_at=dt.datetime.fromtimestamp(now - 60, tz=dt.UTC), next_run_at=now - 0.5)
+    # Held (or lately held, within twice the lease) cameras are the streams process's to serve.
+    StreamLease.objects.create(camera_id=cams[0], holder="a", lease_until=now - 5)
+    Camera.objects.filter(pk=cams[1]).update(created_at=dt.datetime.fromtimestamp(now - 1, tz=dt.UTC))
+    assert stream_orphans_record(now=now) == 4
+    assert set(Snapshot.objects.values_list("camera_id", "error")) == {(pk, "no_reader") for pk in cams[2:]}
+    assert stream_orphans_record(now=now + 0.1) == 0  # each slot once
+    for step in (2, 4):
+        stream_orphans_record(now=now + step)
+    assert set(Camera.objects.filter(pk__in=cams[2:]).values_list("status", flat=True)) == {"offline"}
+    assert Camera.objects.get(pk=cams[0]).status == "new"
+
+
+def test_a_far_ahead_due_time_is_brought_back_to_the_first_slot_from_now():
+    # An offline camera's backoff may have pushed next_run_at minutes ahead; a stream picks it up now.
+    assert first_slot(anchor=400.0, interval_s=2.0, now=105.5) == 106.0
