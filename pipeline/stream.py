@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ SESSION_FIELDS = ("url", "username", "password", "transport", "timeout_s")
 RELOAD_EVERY = 5  # heartbeats between reloads of the held cameras' settings
 TICK_S = 0.05
 BATCH_S = 0.1  # frames encoded within this share one decode task
+SUMMARY_S = 60.0  # counters per outcome in the log this often
 
 
 def first_slot(*, anchor: float | None, interval_s: float, now: float) -> float:
@@ -277,13 +279,29 @@ class StreamsProcess:
         self.counts["slots_sent"] += len(ready)
 
     # --- the loop -------------------------------------------------------------------------
+    def _lease_guard(self, stopping: list) -> None:
+        """Stop every session once the leases are past renewal, even while the loop is stuck in a query."""
+        while not stopping:
+            if self.held and time.monotonic() > self.lease_valid_until:
+                for held in list(self.held.values()):
+                    held.session.stop()  # an Event: safe from any thread; serve() drops them next
+            time.sleep(0.25)
+
+    def _summary(self) -> None:
+        counts = " ".join(f"{k}={v}" for k, v in sorted(self.counts.items()))
+        logger.info("streams: holding %d cameras; %s", len(self.held), counts or "nothing yet")
+
     def run(self, stopping: list) -> None:
-        next_beat = 0.0
+        threading.Thread(target=self._lease_guard, args=(stopping,), name="lease-guard", daemon=True).start()
+        next_beat = next_summary = 0.0
         while not stopping:
             if time.monotonic() >= next_beat:
                 self.heartbeat()
                 self.watchdog()
                 next_beat = time.monotonic() + self.heartbeat_s
+            if time.monotonic() >= next_summary:
+                self._summary()
+                next_summary = time.monotonic() + SUMMARY_S
             now = time.time()
             try:
                 self.serve(now)
