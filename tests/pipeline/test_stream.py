@@ -12,6 +12,7 @@ import time
 import uuid
 from io import StringIO
 
+import psutil
 import pytest
 from django.conf import settings
 from django.core.management import call_command
@@ -73,6 +74,17 @@ def ok_after(camera: Camera, since: float) -> int:
     ).count()
 
 
+def connections_to(worker: Worker, port: int) -> int:
+    """TCP connections the worker's processes hold to this port."""
+    root = psutil.Process(worker.proc.pid)
+    return sum(
+        1
+        for p in [root, *root.children(recursive=True)]
+        for c in p.net_connections(kind="tcp")
+        if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED
+    )
+
+
 def picture_age_bounds(camera: Camera) -> list[float]:
     """Per detection: due time minus the start of the second its code names (>= the picture's age).
 
@@ -110,7 +122,7 @@ def test_every_slot_is_served_with_a_fresh_picture_over_one_session(clip, rtsp_s
 def test_a_stalled_stream_fails_its_slots_as_stale_and_recovers(clip, rtsp_server, streams):
     server = rtsp_server(clips={"st": clip})
     camera = add("stall", server.url("st"), interval_s=1.0, timeout_s=2.0)
-    streams()
+    process = streams()
     assert wait_for(lambda: ok_after(camera, 0), timeout=20)
     stalled_at = time.time()
     server.stall("st")
@@ -124,6 +136,7 @@ def test_a_stalled_stream_fails_its_slots_as_stale_and_recovers(clip, rtsp_serve
     resumed_at = time.time()
     server.resume("st")
     assert wait_for(lambda: ok_after(camera, resumed_at), timeout=2.0 + 12)
+    assert connections_to(process, server.port) == 1  # the sessions that timed out were closed
     assert Camera.objects.get(pk=camera.pk).status == "online"
     assert list(CameraEvent.objects.filter(camera=camera).order_by("at").values_list("status", flat=True))[-2:] == [
         "offline",
@@ -134,7 +147,7 @@ def test_a_stalled_stream_fails_its_slots_as_stale_and_recovers(clip, rtsp_serve
 def test_a_restarted_server_shows_as_failed_slots_and_every_camera_comes_back(clip, rtsp_server, streams):
     server = rtsp_server(clips={f"r{i}": clip for i in range(3)})
     cameras = [add(f"restart-{i}", server.url(f"r{i}"), timeout_s=3.0) for i in range(3)]
-    streams()
+    process = streams()
     assert wait_for(lambda: all(ok_after(c, 0) for c in cameras), timeout=20)
     server.kill()
     killed_at = time.time()
@@ -153,8 +166,10 @@ def test_a_restarted_server_shows_as_failed_slots_and_every_camera_comes_back(cl
         )
         assert outage.count() >= 9 and set(outage.values_list("status", flat=True)) == {"failed"}
         assert set(outage.values_list("error", flat=True)) <= {"refused", "empty", "stale", "stream"}
-    # The restarted server saw one new session per camera.
+    # The restarted server saw one new session per camera, and the process holds no other connection
+    # to it: every failed attempt during the outage was closed.
     assert wait_for(lambda: server.status()["plays"] == {"r0": 1, "r1": 1, "r2": 1}, timeout=3), server.status()
+    assert connections_to(process, server.port) == 3
 
 
 def test_two_streams_processes_split_the_cameras_and_one_takes_over_when_the_other_dies(clip, rtsp_server, streams):
