@@ -40,6 +40,10 @@ class Command(BaseCommand):
         parser.add_argument("--warmup", type=float, default=15.0)
         parser.add_argument("--fps", type=int, default=10)
         parser.add_argument("--decode", default="auto", choices=["auto", "key", "all"], help="decoding policy")
+        parser.add_argument(
+            "--restart-at", type=float, default=0.0, help="kill the RTSP server this many seconds into the window"
+        )
+        parser.add_argument("--outage", type=float, default=10.0, help="seconds the killed server stays down")
 
     def handle(self, *args, **opts) -> None:
         if not gstreamer_available():
@@ -72,21 +76,32 @@ class Command(BaseCommand):
         self._report(result, clip.stat().st_size / 60, opts)
 
     def _measure(self, server, running: list, opts: dict) -> dict:
-        server_proc = psutil.Process(server.process.pid)
-        server_cpu0 = sum(server_proc.cpu_times()[:2])
+        def server_cpu() -> float:
+            return sum(psutil.Process(server.process.pid).cpu_times()[:2])
+
+        server_cpu0, server_used = server_cpu(), 0.0
         for proc in running:
             proc.cpu_start = proc.cpu_seconds()
         start = time.time()
         max_playing, plays0 = 0, server.status()["plays"]
+        killed_at = back_at = None
         while time.time() < start + opts["duration"]:
             time.sleep(1)
+            if opts["restart_at"] and killed_at is None and time.time() >= start + opts["restart_at"]:
+                server_used += server_cpu() - server_cpu0
+                server.kill()
+                killed_at = time.time()
+                time.sleep(opts["outage"])
+                server.start()
+                back_at, plays0 = time.time(), {}  # a new server counts its sessions from zero
+                server_cpu0 = 0.0
             status = server.status()
             max_playing = max([max_playing, *status["playing"].values()])
             for proc in running:
                 proc.rss()
         end = time.time()
         cpu = {p.kind: (p.cpu_seconds() - p.cpu_start) / (end - start) for p in running}
-        cpu["rtsp server"] = (sum(server_proc.cpu_times()[:2]) - server_cpu0) / (end - start)
+        cpu["rtsp server"] = (server_used + server_cpu() - server_cpu0) / (end - start)
         rss = {p.kind: p.peak_rss for p in running}
         time.sleep(opts["timeout"] + 2)  # the window's last slots finish decoding
         window = {
@@ -109,7 +124,9 @@ class Command(BaseCommand):
         ]
         status = server.status()
         new_sessions = {m: status["plays"].get(m, 0) - plays0.get(m, 0) for m in status["plays"]}
+        outage = self._outage(cams, killed_at, back_at, opts) if killed_at else None
         return {
+            "outage": outage,
             "ratios": sorted(min(1.0, v / expected) for v in stored.values()),
             "stored": sum(stored.values()),
             "expected": expected * len(stored),
@@ -121,6 +138,29 @@ class Command(BaseCommand):
             "cpu": cpu,
             "rss": rss,
         }
+
+    def _outage(self, cams, killed_at: float, back_at: float, opts: dict) -> dict:
+        """Per camera: how long after the restart its first slot was stored, and what the outage left."""
+        recovery, failed, silent, errors = [], [], [], set()
+        for camera in cams:
+            snaps = Snapshot.objects.filter(camera=camera)
+            first_ok = (
+                snaps.filter(status="ok", scheduled_at__gte=dt.datetime.fromtimestamp(back_at, tz=dt.UTC))
+                .order_by("scheduled_at")
+                .values_list("finished_at", flat=True)
+                .first()
+            )
+            recovery.append(first_ok.timestamp() - back_at if first_ok else float("inf"))
+            # Slots from one timeout after the kill to the restart: each must be there, failed with why.
+            lo, hi = killed_at + camera.timeout_s, back_at
+            during = snaps.filter(
+                scheduled_at__gte=dt.datetime.fromtimestamp(lo, tz=dt.UTC),
+                scheduled_at__lt=dt.datetime.fromtimestamp(hi, tz=dt.UTC),
+            )
+            failed.append(during.filter(status="failed").count())
+            errors |= set(during.filter(status="failed").values_list("error", flat=True))
+            silent.append(max(0, int((hi - lo) / camera.interval_s) - during.count()))
+        return {"recovery": recovery, "failed": failed, "silent": silent, "errors": sorted(errors)}
 
     def _report(self, r: dict, clip_bytes_per_s: float, opts: dict) -> None:
         out = self.stdout.write
@@ -139,10 +179,11 @@ class Command(BaseCommand):
             f"  latency           p50 {_p(lat, 50):.3f} s, p95 {_p(lat, 95):.3f} s, max {max(lat):.3f} s"
             f"   (ceiling p95 <= {CEILING_P95_S} s; {len(r['latencies'])} detections)"
         )
-        one_each = r["max_playing"] <= 1 and r["new_sessions"] == 0 and len(r["plays"]) == n
+        # After a server restart, exactly one new session per camera on the new server.
+        one_each = r["max_playing"] <= 1 and r["new_sessions"] == (n if r["outage"] else 0) and len(r["plays"]) == n
         out(
             f"  sessions          {len(r['plays'])} mounts played, at most {r['max_playing']} at once per mount, "
-            f"{r['new_sessions']} new during the window   "
+            f"{r['new_sessions']} new during the window{' (after the restart)' if r['outage'] else ''}   "
             f"(ceiling: exactly one per camera: {'ok' if one_each else 'NO'})"
         )
         streams_cpu = r["cpu"].get("streams", 0.0)
@@ -156,8 +197,21 @@ class Command(BaseCommand):
             f"  network in        {clip_bytes_per_s * 8 / 1e6:.2f} Mbit/s per camera, "
             f"{clip_bytes_per_s * 8 * n / 1e6:.1f} in all"
         )
+        outage_ok = True
+        if r["outage"]:
+            o, limit = r["outage"], opts["timeout"] + 10
+            outage_ok = max(o["recovery"]) <= limit and max(o["silent"]) == 0 and min(o["failed"]) > 0
+            out(
+                f"  server restart    down {opts['outage']:.0f} s; every camera back within {max(o['recovery']):.1f} s "
+                f"(median {statistics.median(o['recovery']):.1f} s)   (ceiling <= timeout + 10 = {limit:.0f} s)"
+            )
+            out(
+                f"  outage slots      {min(o['failed'])}-{max(o['failed'])} failed per camera "
+                f"({', '.join(o['errors'])}), {sum(o['silent'])} silent   (ceiling: none silent)"
+            )
         ok = (
-            r["ratios"][0] >= CEILING_STORED
+            outage_ok
+            and (r["ratios"][0] >= CEILING_STORED or bool(r["outage"]))
             and _p(lat, 95) <= CEILING_P95_S
             and one_each
             and streams_cpu <= CEILING_STREAMS_CORES
