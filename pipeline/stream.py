@@ -40,10 +40,9 @@ from pipeline.messages import FrameReady
 
 logger = logging.getLogger(__name__)
 
-# A read that has gone this long without a packet is stuck: FFmpeg's socket timeout should have ended
-# it (measured: within about twice the timeout, as the RTSP demuxer retries a timed-out read once).
-# Its thread is abandoned and a new session replaces it.
-STUCK_TIMEOUTS = 3
+# A read that has gone this long past the camera's timeout without a packet is stuck: FFmpeg's socket
+# timeout ends a silent connection, but not one that still carries bytes and no media (RTCP only, a
+# server in trouble). Its thread is abandoned to finish alone and a new session replaces it.
 STUCK_GRACE_S = 5.0
 # Fields whose change needs a new session; others apply to the next slot.
 SESSION_FIELDS = ("url", "username", "password", "transport", "timeout_s")
@@ -169,7 +168,7 @@ class StreamsProcess:
             session = held.session
             if held.leaving:
                 continue
-            if session.stuck_s() > STUCK_TIMEOUTS * held.camera.timeout_s + STUCK_GRACE_S or not session.alive:
+            if session.stuck_s() > held.camera.timeout_s + STUCK_GRACE_S or not session.alive:
                 # Threads cannot be killed: a stuck one is left to finish its read, close its own
                 # container and end; a new session takes its place.
                 logger.error("streams: session of %s stuck or ended; replacing it", held.camera.name)
