@@ -81,7 +81,7 @@ class CameraAdmin(admin.ModelAdmin):
         "capture_p95_ms",
         "success_ratio",
     ]
-    list_filter = ["status", "enabled", "zone", "transport"]
+    list_filter = ["status", "enabled", "zone", "mode", "transport"]
     list_select_related = ["zone"]
     search_fields = ["name", "url"]
     readonly_fields = [

@@ -83,6 +83,10 @@ class Camera(models.Model):
         TCP = "tcp"
         UDP = "udp"
 
+    class Mode(models.TextChoices):
+        SNAPSHOT = "snapshot"  # a fresh connection per slot, by the io workers
+        STREAM = "stream"  # one long-lived RTSP session, held by a streams process
+
     name = models.CharField(max_length=100, unique=True)
     url = models.CharField(max_length=500, validators=[validate_camera_url])
     username = models.CharField(max_length=150, blank=True)
@@ -95,6 +99,13 @@ class Camera(models.Model):
         max_length=10, blank=True, validators=[validate_engine], help_text="zxing or zbar; blank: the default"
     )
     transport = models.CharField(max_length=3, choices=Transport.choices, default=Transport.TCP)
+    mode = models.CharField(
+        max_length=10,
+        choices=Mode.choices,
+        blank=True,
+        default="",
+        help_text="stream: one long-lived RTSP session (RTSP only); blank: stream for RTSP, snapshot otherwise",
+    )
     roi = models.CharField(
         max_length=40, blank=True, validators=[validate_roi], help_text="x,y,width,height to decode; blank: all"
     )
@@ -154,6 +165,10 @@ class Camera(models.Model):
             self.password = password or self.password
         super().save(*args, **kwargs)
 
+    def clean(self) -> None:
+        if self.mode == self.Mode.STREAM and urlsplit(self.url).scheme not in ("rtsp", "rtsps"):
+            raise ValidationError({"mode": "stream mode needs an rtsp:// or rtsps:// URL"})
+
     @property
     def gap_s(self) -> float:
         return self.sighting_gap_s or default_gap_s(self.interval_s)
@@ -211,3 +226,29 @@ class Snapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.camera_id}@{self.scheduled_at:%H:%M:%S.%f}"
+
+
+class StreamLease(models.Model):
+    """Which streams process holds a stream-mode camera's session, until when (Unix seconds).
+
+    A holder renews its leases every heartbeat; a lease not renewed runs out and another process
+    claims the camera. Kept apart from the camera row, whose updates stay few and HOT.
+    """
+
+    camera = models.OneToOneField(Camera, on_delete=models.CASCADE, primary_key=True, related_name="stream_lease")
+    holder = models.CharField(max_length=200, blank=True)
+    lease_until = models.FloatField(default=0.0)
+    acquired_at = models.FloatField(default=0.0)
+
+    def __str__(self) -> str:
+        return f"{self.camera_id} by {self.holder or '-'}"
+
+
+class StreamHolder(models.Model):
+    """A live streams process: how many hold stream cameras decides each one's fair share."""
+
+    name = models.CharField(max_length=200, primary_key=True)
+    alive_until = models.FloatField()
+
+    def __str__(self) -> str:
+        return self.name

@@ -4,11 +4,13 @@ Due times are fixed-rate, in Unix seconds, so one portable UPDATE does the arith
 (``lease_until``) marks a camera whose capture is in flight so it is never claimed twice.
 """
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 
-from cameras.models import Camera
+from cameras.models import Camera, StreamLease
 
 # The latest slot at or before now (or the first future one), then the first slot past the horizon.
 _SLOT = (
@@ -20,6 +22,8 @@ _AFTER = f"({_SLOT} + interval_s * CEILING((%(horizon)s - {_SLOT}) / interval_s)
 # than the interval: only then does a held lease mean "skip this slot". Otherwise the previous grab is
 # over (done or timed out) by the time the next one starts, whenever its result is stored.
 _OVERLAP = "interval_s < timeout_s"
+# Stream-mode cameras are served by the streams process that holds their session, on the same grid.
+_SNAPSHOT = "mode <> 'stream'"
 
 
 def cameras_claim_due(*, now: float, horizon: float, shed: float = 0.0) -> tuple[list[tuple], int]:
@@ -48,7 +52,8 @@ def cameras_claim_due(*, now: float, horizon: float, shed: float = 0.0) -> tuple
         cursor.execute(f"UPDATE {table} SET next_run_at = %(now)s WHERE next_run_at IS NULL", params)
         cursor.execute(
             f"UPDATE {table} SET next_run_at = {_AFTER}, captures_skipped = captures_skipped + 1 "
-            f"WHERE enabled = {true} AND next_run_at < %(horizon)s AND ((lease_until > %(now)s AND {_OVERLAP}) "
+            f"WHERE enabled = {true} AND {_SNAPSHOT} AND next_run_at < %(horizon)s "
+            f"AND ((lease_until > %(now)s AND {_OVERLAP}) "
             f"OR MOD(id * 7919 + %(round)s * 104729, 1000) < %(shed)s)",
             params,
         )
@@ -57,7 +62,7 @@ def cameras_claim_due(*, now: float, horizon: float, shed: float = 0.0) -> tuple
         cursor.execute(
             f"UPDATE {table} SET last_due_at = {_SLOT}, next_run_at = {_AFTER}, "
             f"lease_until = {_AFTER} + timeout_s + %(slack)s "
-            f"WHERE enabled = {true} AND next_run_at < %(horizon)s "
+            f"WHERE enabled = {true} AND {_SNAPSHOT} AND next_run_at < %(horizon)s "
             f"AND (lease_until IS NULL OR lease_until <= %(now)s OR NOT {_OVERLAP}) "
             f"RETURNING id, last_due_at, next_run_at, interval_s, timeout_s, status",
             params,
@@ -74,3 +79,30 @@ def cameras_release(*, camera_ids: list[int]) -> None:
 def captures_dropped(*, camera_ids: list[int]) -> None:
     """Captures that expired in the queue: free their cameras and count the slots as skipped."""
     Camera.objects.filter(pk__in=camera_ids).update(lease_until=None, captures_skipped=F("captures_skipped") + 1)
+
+
+def stream_orphans_claim(*, now: float, grace_s: float) -> list[tuple[int, float, float, float]]:
+    """Claim the due slots of stream cameras that no streams process has held for ``grace_s``.
+
+    Returns [(id, first_slot, next_slot, interval_s), ...], the slots to record as failed: a stream
+    camera nobody reads (no streams process running, or all of them down) is not silent. Slots
+    already passed are skipped as dispatch skips them; a camera held again leaves this at once.
+    """
+    table, leases = Camera._meta.db_table, StreamLease._meta.db_table
+    true = "TRUE" if connection.vendor == "postgresql" else "1"
+    params = {
+        "now": now,
+        "horizon": now + 1e-6,
+        "since": now - grace_s,
+        "created": dt.datetime.fromtimestamp(now - grace_s, tz=dt.UTC),
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_due_at = {_SLOT}, next_run_at = {_AFTER} "
+            f"WHERE enabled = {true} AND mode = 'stream' AND next_run_at < %(horizon)s "
+            f"AND created_at < %(created)s AND NOT EXISTS (SELECT 1 FROM {leases} l "
+            f"WHERE l.camera_id = {table}.id AND l.lease_until >= %(since)s) "
+            f"RETURNING id, last_due_at, next_run_at, interval_s",
+            params,
+        )
+        return cursor.fetchall()

@@ -27,6 +27,7 @@ EDITABLE = (
     "formats",
     "engine",
     "transport",
+    "mode",
     "roi",
     "downscale",
     "zone",
@@ -46,6 +47,10 @@ def camera_save(*, camera: Camera) -> Camera:
     camera.url = url
     camera.username = user or camera.username
     camera.password = password or camera.password
+    if not camera.mode:
+        # RTSP cameras default to a held session: opening one per slot costs a second and a key frame.
+        is_rtsp = camera.url.lower().startswith(("rtsp://", "rtsps://"))
+        camera.mode = Camera.Mode.STREAM if is_rtsp else Camera.Mode.SNAPSHOT
     camera.full_clean(exclude=["next_run_at", "lease_until", "last_due_at"])
     if camera.next_run_at is None:
         # Spread first due times over the interval so cameras added together don't fire together forever.

@@ -237,6 +237,15 @@ CAMTRACK_BATCH_WINDOW_S = env.float("CAMTRACK_BATCH_WINDOW_S", default=0.1)
 CAMTRACK_GRAB_THREADS = env.int("CAMTRACK_GRAB_THREADS", default=64)
 # Frames of a batch ready within this go to decoding at once; slower members follow on their own.
 CAMTRACK_STRAGGLER_S = env.float("CAMTRACK_STRAGGLER_S", default=0.5)
+# Stream-mode cameras (the streams process): a lease not renewed for this long is taken over by another
+# host; renewals every heartbeat. "auto" decodes key frames only where they come at least once per
+# capture interval, every frame otherwise ("key" and "all" force one policy).
+CAMTRACK_STREAM_LEASE_S = env.float("CAMTRACK_STREAM_LEASE_S", default=10.0)
+CAMTRACK_STREAM_HEARTBEAT_S = env.float("CAMTRACK_STREAM_HEARTBEAT_S", default=2.0)
+CAMTRACK_STREAM_DECODE = env("CAMTRACK_STREAM_DECODE", default="auto")
+# Sessions stuck in FFmpeg past their socket timeout, beyond which the process exits to be restarted.
+CAMTRACK_STREAM_MAX_ABANDONED = env.int("CAMTRACK_STREAM_MAX_ABANDONED", default=8)
+CAMTRACK_NODE = env("CAMTRACK_NODE", default="1")
 # Retention: raw per-frame rows are for audits and debugging; sightings and counts are what operators
 # query over months.
 CAMTRACK_SNAPSHOT_RETENTION_DAYS = env.int("CAMTRACK_SNAPSHOT_RETENTION_DAYS", default=7)

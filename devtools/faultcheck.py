@@ -1,8 +1,9 @@
 """The capture acceptance run: healthy and faulty cameras side by side on real processes.
 
-Starts the camera simulator, a TCP listener that never answers (a silent RTSP camera) and a
-refused port; registers healthy cameras (one behind Basic auth) and one camera per
-fault; runs beat, io and cpu workers and the web process from the Procfile; then checks that the
+Starts the camera simulator, a TCP listener that never answers (a silent RTSP camera), a refused
+port and, where GStreamer is installed, an RTSP server; registers healthy cameras (one behind Basic
+auth, one an RTSP camera in stream mode) and one camera per fault; runs beat, io, cpu, streams and
+the web process from the Procfile; then checks that the
 healthy cameras kept their rate, that every faulty one is flagged with its error class and saw
 nothing, that ``manage.py capture`` on the hanging camera returns in time, and that the cameras'
 passwords appear in no page, log, command output or stored error.
@@ -34,6 +35,7 @@ from cameras.services import camera_upsert
 from detections.models import Detection
 from devtools.bench import procs
 from devtools.net import SilentListener, free_port
+from devtools.rtsp import RtspServer, clock_clip, gstreamer_available, start_rtsp_server
 from devtools.simulator import Simulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +54,7 @@ FAULTS: dict[str, set[str]] = {
     "rtsp-refused": {"refused"},
 }
 MIN_RATE = 0.9  # healthy cameras keep this share of their nominal capture rate
+STREAM_TIMEOUT_S = 3.0  # the healthy RTSP camera's: a held session keeps a 1 s pace with it
 COMMAND_SLACK_S = 2.0  # `manage.py capture` on the hanging camera returns within timeout + this
 
 
@@ -62,6 +65,8 @@ class Planned:
     expect: set[str] | None  # error classes that are right; None for a healthy camera
     username: str = ""
     password: str = ""
+    mode: str = "snapshot"
+    timeout_s: float | None = None  # the scenario's unless set
 
 
 @dataclass
@@ -112,6 +117,9 @@ class Scenario:
         ).start()
         self.silent = SilentListener()
         self.refused_port = free_port()
+        self.rtsp: RtspServer | None = None
+        if gstreamer_available():
+            self.rtsp = start_rtsp_server(clips={"ok": clock_clip(fps=10, gop_s=2.0)})
         self.plan = self._plan()
         self.interval_s, self.timeout_s = interval_s, timeout_s
 
@@ -121,6 +129,9 @@ class Scenario:
         plan.append(Planned(f"{p}-ok-4", sim.url(f"{p}-ok-4", "auth"), None, "operator", self.password))
         # Not RTSP: the GStreamer test server takes ~1.35 s per open, too slow for a 1 s interval.
         plan.append(Planned(f"{p}-ok-5", sim.url(f"{p}-ok-1", "mjpg"), None))
+        if self.rtsp is not None:
+            # 10 fps, 2 s key-frame interval, held by the streams process.
+            plan.append(Planned(f"{p}-ok-rtsp", self.rtsp.url("ok"), None, mode="stream", timeout_s=STREAM_TIMEOUT_S))
         for fault, expect in FAULTS.items():
             name = f"{p}-fault-{fault}"
             if fault == "rtsp-silent":
@@ -147,9 +158,11 @@ class Scenario:
                 username=item.username,
                 password=item.password,
                 interval_s=self.interval_s,
-                timeout_s=self.timeout_s,
+                timeout_s=item.timeout_s or self.timeout_s,
                 formats="qr",
-                enabled=False,
+                mode=item.mode,
+                # A stream camera is enabled from the start: its session is open before the window.
+                enabled=item.mode == "stream",
             )
 
     def enable(self, t0: float) -> None:
@@ -164,6 +177,8 @@ class Scenario:
             Camera.objects.filter(name__startswith=f"{self.prefix}-").delete()
         self.sim.stop()
         self.silent.close()
+        if self.rtsp is not None:
+            self.rtsp.stop()
 
 
 def purge_broker(url: str) -> None:
@@ -178,11 +193,12 @@ def start_processes(env: dict[str, str], io_threads: int, web_port: int, data_di
     started = {
         "io": procs.start("io", lines["io"], common),
         "cpu": procs.start("cpu", lines["cpu"], common),
+        "streams": procs.start("streams", lines["streams"], common),
         "web": procs.start(
             "web", lines["web"], {**common, "CAMTRACK_WEB_BIND": f"127.0.0.1:{web_port}", "CAMTRACK_WEB_WORKERS": "1"}
         ),
     }
-    for kind in ("io", "cpu"):
+    for kind in ("io", "cpu", "streams"):
         procs.wait_for_text(started[kind], "ready.")
     _wait_http(f"http://127.0.0.1:{web_port}/healthz", started["web"])
     # Beat last: nothing is dispatched before the workers are there to take it.
@@ -348,7 +364,7 @@ def run(
         User.objects.create_superuser(admin_name, password=admin_password)
         purge_broker(broker)
         web_port = free_port()
-        write(f"starting io ({io_threads} threads), cpu, web and beat ...")
+        write(f"starting io ({io_threads} threads), cpu, streams, web and beat ...")
         started = start_processes(env, io_threads, web_port, scenario.tmp)
         t0 = time.time() + 0.5
         scenario.enable(t0)

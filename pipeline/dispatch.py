@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from cameras.models import Camera
-from cameras.schedule import cameras_claim_due, cameras_release
+from cameras.schedule import cameras_claim_due, cameras_release, stream_orphans_claim
+from cameras.services import snapshot_record_failure
+from cameras.sources import CaptureError
 from pipeline import framestore
 from pipeline.messages import CaptureSlot
 
@@ -161,3 +163,19 @@ def camera_dispatch_due(*, now: float | None = None, lookahead_s: float | None =
         cameras_release(camera_ids=[s.camera_id for _, _, slots in batches[sent:] for s in slots])
         raise
     return DispatchResult(dispatched=captures, skipped=skipped, elapsed_ms=(time.perf_counter() - start) * 1000)
+
+
+def stream_orphans_record(*, now: float | None = None) -> int:
+    """Record the due slots of stream cameras nobody holds as failed (``no_reader``); returns how many."""
+    now = time.time() if now is None else now
+    # Twice the lease: a takeover between streams processes (up to a lease and a heartbeat) is not this.
+    grace = 2 * settings.CAMTRACK_STREAM_LEASE_S
+    recorded = 0
+    for camera_id, first_slot, next_slot, interval_s in stream_orphans_claim(now=now, grace_s=grace):
+        slot = first_slot
+        while slot < next_slot - 1e-6:
+            error = CaptureError("no_reader", "no streams process holds this stream camera")
+            snapshot_record_failure(camera_id=camera_id, scheduled_at=_ts(round(slot, 6)), error=error)
+            recorded += 1
+            slot += interval_s
+    return recorded

@@ -12,10 +12,10 @@ from camtrack.celery import RELIABLE
 
 @shared_task(name="cameras.tasks.dispatch_due", ignore_result=True)
 def dispatch_due() -> dict:
-    from pipeline.dispatch import camera_dispatch_due
+    from pipeline.dispatch import camera_dispatch_due, stream_orphans_record
 
     result = camera_dispatch_due()
-    return {"dispatched": result.dispatched, "skipped": result.skipped}
+    return {"dispatched": result.dispatched, "skipped": result.skipped, "no_reader": stream_orphans_record()}
 
 
 # slots: CaptureSlot records. Sources bound their own IO (the io pool is threads, where Celery time

@@ -14,6 +14,7 @@ from django.core.management import call_command
 from cameras.models import Camera, Snapshot
 from cameras.services import camera_upsert
 from devtools import faultcheck
+from devtools.rtsp import gstreamer_available
 from tests.sources import timed_grab
 from tests.workers import database_url
 
@@ -143,7 +144,7 @@ def test_capture_command_on_a_hanging_camera_fails_within_timeout(simulator):
 
 @pytest.mark.django_db(transaction=True)
 def test_faulty_cameras_do_not_starve_healthy_ones():
-    """`manage.py faultcheck` for 15 s: 4 io threads, 5 healthy and 10 faulty cameras, real processes."""
+    """`manage.py faultcheck` for 15 s: 4 io threads, 6 healthy and 10 faulty cameras, real processes."""
     # A broker database of its own: workers another test left running must not take these tasks.
     current = urlsplit(settings.CELERY_BROKER_URL)
     broker = current._replace(path="/14" if current.path != "/14" else "/15").geturl()
@@ -158,6 +159,10 @@ def test_faulty_cameras_do_not_starve_healthy_ones():
         write=lines.append,
     )
     text = faultcheck.format_report(report)
-    assert len(report.cameras) == 15, text
+    # Six healthy cameras (one of them an RTSP stream camera) where GStreamer is installed.
+    assert len(report.cameras) == (16 if gstreamer_available() else 15), text
+    if gstreamer_available():
+        stream = next(c for c in report.cameras if c.name == "ftest-ok-rtsp")
+        assert stream.passed and stream.detections > 0, text
     assert report.passed, text
     assert report.checked_bytes > 100_000, text  # logs and pages were really searched

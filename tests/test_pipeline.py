@@ -90,6 +90,9 @@ def test_six_http_and_two_rtsp_cameras_deliver_their_exact_payloads(celery_worke
             "1",
             "--timeout",
             "5",
+            # A connection per capture, by the io workers (stream mode has tests of its own).
+            "--mode",
+            "snapshot",
             stdout=StringIO(),
         )
 

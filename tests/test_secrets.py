@@ -68,7 +68,9 @@ def test_password_appears_nowhere(celery_workers, published, caplog):
         camera_upsert(
             name="sec-inurl", url=sim.url("sec-bad", "auth").replace("://", f"://operator:{wrong}@"), **common
         )
-        camera_upsert(name="sec-rtsp", url=f"rtsp://operator:{wrong}@127.0.0.1:{free_port()}/live", **common)
+        camera_upsert(
+            name="sec-rtsp", url=f"rtsp://operator:{wrong}@127.0.0.1:{free_port()}/live", mode="snapshot", **common
+        )
         failing = ["sec-bad", "sec-digest", "sec-inurl", "sec-rtsp"]
         assert Camera.objects.get(name="sec-inurl").password == wrong
 

@@ -33,6 +33,7 @@ class CameraSerializer(serializers.ModelSerializer):
             "timeout_s",
             "formats",
             "transport",
+            "mode",
             "roi",
             "downscale",
             "zone",

@@ -16,7 +16,8 @@ from cameras.sources.errors import CaptureError
 JPEG_QUALITY = 92
 
 
-def _with_credentials(config) -> str:
+def with_credentials(config) -> str:
+    """The URL FFmpeg opens, credentials included: never log it."""
     if not config.username and not config.password:
         return config.url
     parts = urlsplit(config.url)
@@ -25,7 +26,8 @@ def _with_credentials(config) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def _classify(exc: Exception, config) -> CaptureError:
+def classify(exc: Exception, config) -> CaptureError:
+    """An FFmpeg error as a capture error class, with the password taken out of its text."""
     # FFmpeg's message without the URL PyAV appends: a port like :44013 would otherwise read as "401".
     text = getattr(exc, "strerror", None) or str(exc)
     if config.password:
@@ -60,7 +62,7 @@ def _open_and_decode(config, deadline: float, out: dict) -> None:
     }
     container = None
     try:
-        container = av.open(_with_credentials(config), options=options, timeout=(left, left))
+        container = av.open(with_credentials(config), options=options, timeout=(left, left))
         out["container"] = container
         stream = next((s for s in container.streams if s.type == "video"), None)
         if stream is None:
@@ -80,7 +82,7 @@ def _open_and_decode(config, deadline: float, out: dict) -> None:
     except CaptureError as exc:
         out["error"] = exc
     except Exception as exc:  # av raises many typed errors; all become one error class
-        error = _classify(exc, config)
+        error = classify(exc, config)
         # A server that accepts and never answers makes FFmpeg's cut-short read surface as
         # "Invalid data found"; an unclassified failure at the deadline is the deadline's doing.
         if error.kind == "stream" and time.monotonic() >= deadline - 0.1:

@@ -97,7 +97,7 @@ def test_refused_port_is_refused_at_once(refused_port):
 
 
 def test_a_port_that_reads_401_is_not_an_auth_failure():
-    from cameras.sources.rtsp import _classify
+    from cameras.sources.rtsp import classify
 
     exc = OSError(1094995529, "Invalid data found when processing input", "rtsp://u:pw@127.0.0.1:44013/live")
-    assert _classify(exc, SourceConfig(url="rtsp://127.0.0.1:44013/live")).kind == "stream"
+    assert classify(exc, SourceConfig(url="rtsp://127.0.0.1:44013/live")).kind == "stream"

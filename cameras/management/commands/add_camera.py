@@ -25,6 +25,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--engine", default=None, choices=["zxing", "zbar"])
         parser.add_argument("--transport", default=None, choices=["tcp", "udp"], help="RTSP transport")
+        parser.add_argument(
+            "--mode",
+            default=None,
+            choices=["snapshot", "stream"],
+            help="stream: one held RTSP session (default for rtsp://); snapshot: a connection per capture",
+        )
         parser.add_argument("--zone", default=None, help="the place this camera watches, e.g. dock-3 ('' for none)")
         parser.add_argument("--gap", type=float, default=None, help="seconds unseen before a sighting ends")
         parser.add_argument("--disabled", action="store_true")
@@ -46,6 +52,7 @@ class Command(BaseCommand):
                 downscale=opts["downscale"],
                 engine=opts["engine"],
                 transport=opts["transport"],
+                mode=opts["mode"],
                 zone=opts["zone"],
                 sighting_gap_s=opts["gap"],
                 enabled=not opts["disabled"],

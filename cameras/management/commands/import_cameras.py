@@ -15,6 +15,7 @@ OPTIONAL = (
     "enabled",
     "engine",
     "transport",
+    "mode",
     "roi",
     "downscale",
     "zone",
@@ -39,7 +40,7 @@ def _row_fields(row: dict) -> dict:
         if downscale not in ("1", "2", "4", "8"):
             raise ValidationError(f"downscale must be 1, 2, 4 or 8, not {downscale!r}")
         fields["downscale"] = int(downscale)
-    for key in ("username", "password", "formats", "engine", "transport", "roi", "zone"):
+    for key in ("username", "password", "formats", "engine", "transport", "mode", "roi", "zone"):
         value = row.get(key)
         if value is not None and value.strip():
             fields[key] = value.strip()
