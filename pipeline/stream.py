@@ -257,6 +257,7 @@ class StreamsProcess:
                 engine=camera.engine,
                 roi=camera.roi,
                 downscale=camera.downscale,
+                gate=camera.change_gate,
             )
         )
 

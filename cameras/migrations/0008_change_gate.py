@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cameras', '0006_zone_camera_sighting_gap_s_camera_zone'),
+        ('cameras', '0007_camera_mode_stream_leases'),
     ]
 
     operations = [
