@@ -156,7 +156,7 @@ CAMTRACK_FRAME_TTL_S = env.int("CAMTRACK_FRAME_TTL_S", default=60)
 # The change gate (pipeline/gate.py): a frame is decoded again when at least MIN_PIXELS pixels of its
 # 1/8-size thumbnail differ by more than PIXEL_DELTA grey levels from the last decoded frame's, and at
 # least every FULL_EVERY_S whatever happens; 0 turns the gate off everywhere.
-CAMTRACK_GATE_FULL_EVERY_S = env.float("CAMTRACK_GATE_FULL_EVERY_S", default=10.0)
+CAMTRACK_GATE_FULL_EVERY_S = env.float("CAMTRACK_GATE_FULL_EVERY_S", default=30.0)
 CAMTRACK_GATE_PIXEL_DELTA = env.int("CAMTRACK_GATE_PIXEL_DELTA", default=12)
 CAMTRACK_GATE_MIN_PIXELS = env.int("CAMTRACK_GATE_MIN_PIXELS", default=2)
 # Each camera's latest decoded frame stays this long in the frame store for the console; 0 keeps none.

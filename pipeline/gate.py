@@ -6,7 +6,7 @@ The comparison is on a thumbnail that JPEG decoding produces at an eighth of the
 the mean of an 8×8 block), so sensor noise and re-encoding average out (a few levels) while a code
 appearing, moving or leaving anywhere in the decode region changes dozens of thumbnail pixels by
 tens of levels. Whatever changes, the frame is decoded in full; so is the first frame of a camera,
-and one every CAMTRACK_GATE_FULL_EVERY_S regardless. The reference (thumbnail, slot, codes) lives
+and one every CAMTRACK_GATE_FULL_EVERY_S (30 s) regardless. The reference (thumbnail, slot, codes) lives
 in the frame store's Redis, so any worker on any host compares against the same one.
 """
 
