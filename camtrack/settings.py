@@ -156,7 +156,22 @@ CAMTRACK_SSE_HEARTBEAT_S = env.float("CAMTRACK_SSE_HEARTBEAT_S", default=15.0)
 
 # Longest task is bounded by the camera timeout cap plus decode time limits, far below this.
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=600)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+# Through a broker restart or failover (README "Operating camtrack"): commands on a dead connection
+# time out instead of waiting forever, a consumer's idle connection is checked, and the workers
+# reconnect for as long as it takes rather than giving up after 100 tries and exiting.
+# https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.redis.html
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "socket_timeout": 10,
+    "socket_connect_timeout": 5,
+    "socket_keepalive": True,
+    "retry_on_timeout": True,
+    "health_check_interval": 10,
+}
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# A publish (beat's rounds, capture handing frames to decode, retries) rides out a broker restart
+# of up to about 12 s before it gives up; what still fails is counted, never dropped silently.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 8, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 2}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

@@ -25,6 +25,13 @@ def _env() -> dict[str, str]:
     return env
 
 
+def supervised(line: str) -> str:
+    """A Procfile line run under devtools.supervise: honcho stops everything when one process ends,
+    so each process that dies (a broker restart can kill a worker) is started again instead."""
+    name, command = line.split(":", 1)
+    return f"{name}: {sys.executable} -m devtools.supervise --name {name} -- {command.strip()}"
+
+
 def _manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True, env=env, cwd=ROOT)
 
@@ -57,7 +64,7 @@ def demo() -> int:
     )
     lines += [line for line in (ROOT / "Procfile").read_text().splitlines() if line.strip()]
     procfile = data_dir / "Procfile.demo"
-    procfile.write_text("\n".join(lines) + "\n")
+    procfile.write_text("\n".join(supervised(line) for line in lines) + "\n")
 
     _manage(env, "migrate", "--noinput", "-v", "0")
     _manage(env, "collectstatic", "--noinput", "-v", "0")

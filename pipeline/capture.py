@@ -2,20 +2,25 @@
 store and hand them to decoding as one task; record the slots that could not be captured."""
 
 import datetime as dt
+import logging
 import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 
+import redis
 from django.conf import settings
+from kombu.exceptions import OperationalError as BrokerError
 
 from cameras.models import Camera
-from cameras.schedule import cameras_release
+from cameras.schedule import cameras_release, captures_dropped
 from cameras.services import snapshot_record_failure, source_config
+from cameras.slots import OUTAGE
 from cameras.sources import CaptureError, Frame, grab
 from pipeline import framestore
 from pipeline.messages import CaptureSlot, FrameReady
 
+logger = logging.getLogger(__name__)
 _camera_cache: dict[int, tuple[float, Camera]] = {}
 _CAMERA_FIELDS = (
     "roi",
@@ -104,7 +109,13 @@ def _hand_over(done: list[tuple[Camera, float, tuple]]) -> int:
             )
         )
     if ready:
-        framestore.frames_put(frames)
+        try:
+            framestore.frames_put(frames)
+        except redis.RedisError as exc:
+            # The frame store stayed down through its retries: nowhere to park the frames.
+            logger.warning("capture: frame store refused %d frames: %s", len(ready), exc)
+            captures_dropped(slots=[(f.camera_id, f.slot) for f in ready], reason=OUTAGE)
+            return 0
         # The grab is over: a camera whose captures could overlap (timeout longer than interval, the
         # only case where a held lease skips a slot) may be claimed again now, not once it is stored.
         overlapping = [
@@ -114,12 +125,19 @@ def _hand_over(done: list[tuple[Camera, float, tuple]]) -> int:
         ]
         if overlapping:
             cameras_release(camera_ids=overlapping)
-        decode.apply_async(
-            ([f.to_json() for f in ready],),
-            expires=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=settings.CAMTRACK_FRAME_TTL_S),
-            argsrepr=f"[{len(ready)} frames: {ready[0].camera_id}...]",
-            kwargsrepr="{}",
-        )
+        try:
+            decode.apply_async(
+                ([f.to_json() for f in ready],),
+                expires=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=settings.CAMTRACK_FRAME_TTL_S),
+                argsrepr=f"[{len(ready)} frames: {ready[0].camera_id}...]",
+                kwargsrepr="{}",
+            )
+        except BrokerError as exc:
+            # The broker stayed down through the publish retries: these frames cannot be decoded, and
+            # their slots are counted as skipped (outage) rather than silently lost.
+            logger.warning("capture: broker refused %d frames for decoding: %s", len(ready), exc)
+            captures_dropped(slots=[(f.camera_id, f.slot) for f in ready], reason=OUTAGE)
+            return 0
     return len(ready)
 
 

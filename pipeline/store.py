@@ -10,6 +10,7 @@ from django.db import IntegrityError, connection, transaction
 from cameras.health import camera_mark_success
 from cameras.models import Camera, Snapshot
 from cameras.selectors import camera_places
+from cameras.slots import STORED, slots_count
 from detections.decoders import Code, DecodeResult
 from detections.models import Detection
 from notify.announce import track_result_announce
@@ -91,6 +92,7 @@ def _store_orm(entries: list[StoreEntry], now: dt.datetime) -> list[StoreEntry]:
                 continue
             camera_mark_success(camera_id=e.camera_id, at=now)
             stored.append(e)
+        slots_count(outcome=STORED, slots=[(e.camera_id, e.scheduled_at.timestamp()) for e in stored])
     return stored
 
 
@@ -159,7 +161,9 @@ def _store_postgres(entries: list[StoreEntry], now: dt.datetime) -> list[StoreEn
     for camera_id in set(cameras or []) - set(updated or []):
         camera_mark_success(camera_id=camera_id, at=now)  # a status change: logged as an event
     inserted = set(zip(cameras or [], slots or [], strict=True))
-    return [e for e in entries if (e.camera_id, e.scheduled_at) in inserted]
+    stored = [e for e in entries if (e.camera_id, e.scheduled_at) in inserted]
+    slots_count(outcome=STORED, slots=[(e.camera_id, e.scheduled_at.timestamp()) for e in stored])
+    return stored
 
 
 def _track(stored: list[StoreEntry]) -> None:
