@@ -49,7 +49,7 @@ class Supervisor:
             self._say(f"started pid {self.proc.pid}")
             code = self._wait()
             if self.stopping:
-                return code
+                return 128 - code if code < 0 else code  # killed by a signal: the shell's convention
             ran = time.monotonic() - started
             pause = FIRST_PAUSE_S if ran >= HEALTHY_RUN_S else pause
             self.restarts += 1
@@ -60,7 +60,7 @@ class Supervisor:
             while time.monotonic() < deadline and not self.stopping:
                 time.sleep(0.1)
             if self.stopping:
-                return code
+                return 128 - code if code < 0 else code
             pause = min(pause * 2, MAX_PAUSE_S)
 
     def _wait(self) -> int:

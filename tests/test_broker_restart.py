@@ -128,15 +128,20 @@ def test_pipeline_recovers_from_a_broker_restart_under_load(broker):
         sim.stop()
     # Every slot is stored, failed or skipped once: what was due per camera is the grid from its first
     # slot to its next one; a slot counted twice would make the sum exceed it.
+    totals = {"due": 0, "accounted": 0}
     for camera in Camera.objects.filter(name__startswith="out-"):
         due = round((camera.next_run_at - first_slots[camera.pk]) / camera.interval_s)
         accounted = SlotHour.objects.filter(camera=camera).aggregate(n=Sum("slots"))["n"] or 0
         snapshots = Snapshot.objects.filter(camera=camera).count()
+        totals["due"] += due
+        totals["accounted"] += accounted
         assert accounted <= due, f"{camera.name}: {accounted} counted of {due} due"
         assert snapshots <= accounted
         # Slots held by the io worker when the broker went down come back after the visibility timeout
         # and are counted then; at most one lookahead round per camera is allowed to be pending here.
         assert due - accounted <= 3, f"{camera.name}: {due - accounted} of {due} due slots unaccounted"
+    outcomes = SlotHour.objects.values_list("outcome", "reason").annotate(n=Sum("slots")).order_by("outcome")
+    print(f"slots due {totals['due']}, accounted {totals['accounted']}: {list(outcomes)}")
 
 
 def _logs(procs: dict[str, Supervised]) -> str:
