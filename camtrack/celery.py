@@ -1,9 +1,13 @@
 """The one Celery app; configuration comes from Django settings under the CELERY_ namespace."""
 
+import logging
 import os
 
 from celery import Celery, signals
+from celery.worker.consumer import Consumer as CeleryConsumer
 from kombu import Queue
+
+logger = logging.getLogger(__name__)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "camtrack.settings")
 
@@ -24,7 +28,27 @@ app.conf.task_queues = [Queue(name) for name in ("io", "cpu")]
 # Celery's Django fixup closes the database connection around every task unless told to
 # reuse it; reconnecting per task was measured as the largest single cost of the pipeline.
 app.conf.CELERY_DB_REUSE_MAX = 1_000_000
+app.conf.worker_consumer = "camtrack.celery:Consumer"
 app.autodiscover_tasks()
+
+
+class Consumer(CeleryConsumer):
+    """Celery's consumer, surviving a broker restart while it holds unacknowledged tasks.
+
+    When the broker connection breaks, Celery first collects the connection (which can fail half way,
+    leaving its channel open but its transport without a client) and then closes it; the close tries to
+    give back the unacknowledged messages through that transport and raises AttributeError ("'NoneType'
+    object has no attribute 'hostname'" from kombu's restore_unacked), which Celery treats as
+    unrecoverable: the worker exits. The broker is down at that moment anyway, so nothing could be given
+    back; the messages stay in the broker's unacknowledged set and return after the visibility timeout.
+    Carrying on lets the consumer reconnect at once.
+    """
+
+    def on_connection_error_after_connected(self, exc: BaseException) -> None:
+        try:
+            super().on_connection_error_after_connected(exc)
+        except AttributeError as close_error:
+            logger.warning("broker connection closed uncleanly (%s); reconnecting", close_error)
 
 
 @signals.task_prerun.connect

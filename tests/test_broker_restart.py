@@ -1,13 +1,8 @@
 """A broker restart under load: every process reconnects or is restarted, the pipeline is storing
 again within 30 s of the broker's return, and each slot is counted once."""
 
-import os
-import signal
-import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import pytest
 from django.db.models import Sum
@@ -16,49 +11,12 @@ from cameras.models import Camera, SlotHour, Snapshot
 from cameras.services import camera_upsert
 from devtools.simulator import Simulator
 from tests.servers.redis_server import RedisServer
-from tests.workers import ROOT, database_url, procfile_line
+from tests.workers import Supervised, database_url, wait_settled
 
 CAMERAS = 12
 INTERVAL_S = 1.0
 NOMINAL = CAMERAS / INTERVAL_S  # snapshots/s offered
 RECOVERY_CEILING_S = 30.0
-
-
-class Supervised:
-    """A Procfile line run under devtools.supervise, as `make demo` runs it."""
-
-    def __init__(self, name: str, env: dict[str, str]) -> None:
-        self.name = name
-        self.log = Path(tempfile.mkstemp(prefix=f"outage-{name}-", suffix=".log")[1])
-        full = {**os.environ, **env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-        command = [sys.executable, "-m", "devtools.supervise", "--name", name, "--"]
-        command += ["sh", "-c", "exec " + procfile_line(name)]
-        with open(self.log, "wb") as fh:
-            self.proc = subprocess.Popen(
-                command, cwd=ROOT, env=full, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
-            )
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def restarts(self) -> int:
-        return self.output().count(f"supervise[{self.name}]: pid ")
-
-    def child_alive(self) -> bool:
-        """The supervisor runs and its latest child has not exited."""
-        if self.proc.poll() is not None:
-            return False
-        started = [line for line in self.output().splitlines() if line.startswith(f"supervise[{self.name}]: ")]
-        return bool(started) and "started pid" in started[-1]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
 
 
 def _stored() -> int:
@@ -122,7 +80,8 @@ def test_pipeline_recovers_from_a_broker_restart_under_load(broker):
         )
     finally:
         procs["beat"].stop()
-        time.sleep(4)  # captures in flight finish and are stored or counted
+        # Captures in flight and decodes retried through the outage finish and are stored or counted.
+        wait_settled(lambda: SlotHour.objects.aggregate(n=Sum("slots"))["n"] or 0, quiet_s=5)
         for name in ("io", "cpu"):
             procs[name].stop()
         sim.stop()
