@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 from web import sse, views
 from web.alerts_api import AlertRuleViewSet, AlertViewSet
 from web.api import CameraViewSet, DetectionViewSet
+from web.coverage_api import CoverageView
 from web.notify_api import WebhookViewSet
 from web.tracking_api import CountsView, JourneyView, SightingViewSet, ZoneViewSet
 
@@ -23,6 +24,7 @@ urlpatterns = [
     path("api/events/stream", sse.events_stream, name="events-stream"),
     path("api/journey/", JourneyView.as_view(), name="journey"),
     path("api/counts/", CountsView.as_view(), name="counts"),
+    path("api/coverage/", CoverageView.as_view(), name="coverage"),
     path("api/", include(router.urls)),
     path("admin/", admin.site.urls),
 ]
