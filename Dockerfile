@@ -8,7 +8,7 @@ WORKDIR /app
 COPY requirements/ requirements/
 RUN pip install --no-cache-dir -r requirements/production.txt
 COPY . .
-RUN useradd --system --uid 1000 camtrack && mkdir -p /data && chown camtrack /data
+RUN useradd --system --uid 1000 camtrack && mkdir -p /data /tmp/camtrack-metrics && chown camtrack /data /tmp/camtrack-metrics
 USER camtrack
 RUN SECRET_KEY=build python manage.py collectstatic --noinput -v 0
 EXPOSE 8000 5555

@@ -11,9 +11,10 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 
-from django.db import connection
+from django.db import connection, transaction
 
 from cameras.models import SlotHour
+from camtrack.metrics import slots_counted
 
 STORED, FAILED, SKIPPED = SlotHour.Outcome.STORED, SlotHour.Outcome.FAILED, SlotHour.Outcome.SKIPPED
 # Why a slot was skipped.
@@ -79,6 +80,11 @@ def slots_count(*, outcome: str, slots: Iterable[Slot | tuple[int, float, str]],
         )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+    per_reason: Counter[str] = Counter()
+    for (_, _, why), n in rows:
+        per_reason[why] += n
+    # Counted in the metrics only once the rows are: a rolled-back batch counts nothing.
+    transaction.on_commit(lambda: slots_counted(outcome=str(outcome), counts=dict(per_reason)))
     return sum(counts.values())
 
 

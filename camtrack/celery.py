@@ -2,6 +2,7 @@
 
 import logging
 import os
+import time
 
 from celery import Celery, signals
 from celery.worker.consumer import Consumer as CeleryConsumer
@@ -49,6 +50,31 @@ class Consumer(CeleryConsumer):
             super().on_connection_error_after_connected(exc)
         except AttributeError as close_error:
             logger.warning("broker connection closed uncleanly (%s); reconnecting", close_error)
+
+
+@signals.worker_init.connect
+def _serve_metrics(**kwargs: object) -> None:
+    # In the worker's main process, before a prefork pool forks: its children write to the shared
+    # multiprocess folder, which this server reads at every scrape.
+    from django.conf import settings
+
+    if settings.CAMTRACK_METRICS_PORT:
+        from prometheus_client import start_http_server
+
+        from camtrack.metrics import registry
+
+        start_http_server(
+            settings.CAMTRACK_METRICS_PORT, addr=settings.CAMTRACK_METRICS_BIND, registry=registry(state=False)
+        )
+
+
+@signals.before_task_publish.connect
+def _stamp_sent(headers: dict | None = None, **kwargs: object) -> None:
+    # When a task entered the broker: /metrics reports the age of the oldest one still waiting.
+    from camtrack.metrics import SENT_HEADER
+
+    if headers is not None:
+        headers.setdefault(SENT_HEADER, time.time())
 
 
 @signals.task_prerun.connect

@@ -154,8 +154,12 @@ CAMTRACK_EVENTS_MAX_AGE_S = env.int("CAMTRACK_EVENTS_MAX_AGE_S", default=7 * 24 
 CAMTRACK_SIGHTING_UPDATE_S = env.float("CAMTRACK_SIGHTING_UPDATE_S", default=10.0)
 CAMTRACK_SSE_HEARTBEAT_S = env.float("CAMTRACK_SSE_HEARTBEAT_S", default=15.0)
 
-# Longest task is bounded by the camera timeout cap plus decode time limits, far below this.
-CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=600)
+# A message a worker took and has not acknowledged is delivered again after this (Redis broker). It must
+# exceed the longest time a worker holds one: captures and decodes take seconds (decode's hard limit is
+# 45 s), but a webhook retry waits up to 600 s in the io worker (an ETA) before it runs. What a worker
+# held when it died (SIGKILL, a host lost) comes back after this long: captures then count as late.
+# https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#visibility-timeout
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=900)
 # Through a broker restart or failover (README "Operating camtrack"): commands on a dead connection
 # time out instead of waiting forever, a consumer's idle connection is checked, and the workers
 # reconnect for as long as it takes rather than giving up after 100 tries and exiting.
@@ -257,6 +261,13 @@ CAMTRACK_MQTT_CLIENT_ID = env(
 # mqtts:// only: a CA file for a private broker certificate (blank: the system's), or no verification at all.
 CAMTRACK_MQTT_TLS_CA = env("CAMTRACK_MQTT_TLS_CA", default="")
 CAMTRACK_MQTT_TLS_INSECURE = env.bool("CAMTRACK_MQTT_TLS_INSECURE", default=False)
+
+# Metrics (camtrack/metrics.py): /metrics asks for "Authorization: Bearer <token>" when this is set, and
+# a worker serves its own processes' metrics on this port when set (hosts whose processes do not share
+# PROMETHEUS_MULTIPROC_DIR with a web process, such as containers).
+CAMTRACK_METRICS_TOKEN = env("CAMTRACK_METRICS_TOKEN", default="")
+CAMTRACK_METRICS_PORT = env.int("CAMTRACK_METRICS_PORT", default=0)
+CAMTRACK_METRICS_BIND = env("CAMTRACK_METRICS_BIND", default="127.0.0.1")
 
 LOGGING = {
     "version": 1,

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from web import sse, views
+from web import metrics, sse, views
 from web.alerts_api import AlertRuleViewSet, AlertViewSet
 from web.api import CameraViewSet, DetectionViewSet
 from web.coverage_api import CoverageView
@@ -21,6 +21,7 @@ router.register("alert-rules", AlertRuleViewSet, basename="alert-rule")
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("api/events/stream", sse.events_stream, name="events-stream"),
     path("api/journey/", JourneyView.as_view(), name="journey"),
     path("api/counts/", CountsView.as_view(), name="counts"),

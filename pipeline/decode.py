@@ -5,12 +5,14 @@ still finds them.
 """
 
 import datetime as dt
+import time
 
 from django.conf import settings
 
 from cameras.models import Camera
 from cameras.services import snapshot_record_failure
 from cameras.sources import CaptureError
+from camtrack.metrics import LATENCY
 from detections.decoders import DecodeError, DecodeResult, decode_bytes
 from pipeline import framestore
 from pipeline.messages import FrameReady
@@ -50,6 +52,8 @@ def snapshots_decode(*, frames: list[FrameReady]) -> int:
                 camera_id=frame.camera_id, scheduled_at=scheduled_at, error=error, capture_ms=frame.capture_ms
             )
             continue
+        LATENCY.labels("capture").observe(frame.capture_ms / 1000)
+        LATENCY.labels("wait").observe(max(0.0, time.time() - frame.captured_ts))
         try:
             result = _decode(frame, data)
         except DecodeError as exc:
@@ -60,6 +64,7 @@ def snapshots_decode(*, frames: list[FrameReady]) -> int:
                 capture_ms=frame.capture_ms,
             )
             continue
+        LATENCY.labels("decode").observe(result.ms / 1000)
         captured_at = dt.datetime.fromtimestamp(frame.captured_ts, tz=dt.UTC)
         entries.append(StoreEntry(frame.camera_id, scheduled_at, captured_at, frame.capture_ms, frame.nbytes, result))
     stored = snapshots_store(entries)

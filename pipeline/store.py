@@ -3,6 +3,7 @@
 import datetime as dt
 import json
 import logging
+import time
 from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
@@ -11,6 +12,7 @@ from cameras.health import camera_mark_success
 from cameras.models import Camera, Snapshot
 from cameras.selectors import camera_places
 from cameras.slots import STORED, slots_count
+from camtrack.metrics import DETECTIONS, LATENCY, SIGHTINGS_OPENED
 from detections.decoders import Code, DecodeResult
 from detections.models import Detection
 from notify.announce import track_result_announce
@@ -166,7 +168,7 @@ def _store_postgres(entries: list[StoreEntry], now: dt.datetime) -> list[StoreEn
     return stored
 
 
-def _track(stored: list[StoreEntry]) -> None:
+def _track(stored: list[StoreEntry]) -> int:
     """Sightings and counts of the frames just stored, in the same transaction."""
     places = camera_places(camera_ids={e.camera_id for e in stored})
     frames = []
@@ -189,7 +191,19 @@ def _track(stored: list[StoreEntry]) -> None:
                 no_read=e.result.no_read,
             )
         )
-    track_result_announce(frames_track(frames=frames, locked=True))
+    result = frames_track(frames=frames, locked=True)
+    track_result_announce(result)
+    return len(result.opened)
+
+
+def _observe(stored: list[StoreEntry], opened: int, store_s: float) -> None:
+    """Metrics of a committed batch."""
+    now = time.time()
+    LATENCY.labels("store").observe(store_s)
+    for e in stored:
+        LATENCY.labels("end_to_end").observe(max(0.0, now - e.scheduled_at.timestamp()))
+    DETECTIONS.inc(sum(len(e.result.codes) for e in stored))
+    SIGHTINGS_OPENED.inc(opened)
 
 
 def snapshots_store(entries: list[StoreEntry]) -> int:
@@ -200,12 +214,14 @@ def snapshots_store(entries: list[StoreEntry]) -> int:
     if not entries:
         return 0
     store = _store_postgres if connection.vendor == "postgresql" else _store_orm
+    started = time.perf_counter()
     with transaction.atomic():
         # Locked before anything else is written, so that every writer of a camera's sightings
         # takes its locks in the same order (see tracking.services).
         cameras_lock(camera_ids=[e.camera_id for e in entries if e.result.codes])
         stored = store(entries, dt.datetime.now(dt.UTC))
-        _track(stored)
+        opened = _track(stored)
+        transaction.on_commit(lambda: _observe(stored, opened, time.perf_counter() - started))
     if len(stored) < len(entries):
         logger.info("%d of %d snapshots were already stored", len(entries) - len(stored), len(entries))
     return len(stored)
