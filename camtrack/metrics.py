@@ -126,10 +126,11 @@ def _queues() -> Iterable[GaugeMetricFamily]:
 
 
 def _frame_store() -> Iterable[GaugeMetricFamily]:
-    from pipeline import framestore
+    import redis
+    from django.conf import settings
 
     try:
-        client = framestore.client()
+        client = redis.Redis.from_url(settings.CAMTRACK_FRAME_STORE_URL, socket_timeout=2, socket_connect_timeout=2)
         keys, used = client.dbsize(), client.info("memory")["used_memory"]
     except Exception as exc:
         logger.warning("metrics: cannot read the frame store: %s", exc)
