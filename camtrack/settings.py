@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     # Upstream to downstream, the way data flows (see README "Reading the code").
     "cameras",
     "detections",
@@ -132,6 +134,24 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     # `format` is a detection filter here, not DRF's renderer override.
     "URL_FORMAT_OVERRIDE": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+# The API contract, generated from the code: /api/schema/ (OpenAPI 3), /api/schema/ui/ (Swagger UI).
+# https://drf-spectacular.readthedocs.io/en/latest/settings.html
+SPECTACULAR_SETTINGS = {
+    "TITLE": "camtrack API",
+    "DESCRIPTION": "Cameras, detections, sightings, counts, coverage, alerts and webhooks. Token or session auth.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Like the rest of the API: nothing for anonymous users (the UI uses the admin's login session).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Swagger UI from the installed sidecar package: no CDN, works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # One name for the camera status choices wherever they appear (status, previous).
+    "ENUM_NAME_OVERRIDES": {"CameraStatusEnum": "cameras.models.Camera.Status"},
 }
 
 # --- Celery ------------------------------------------------------------------

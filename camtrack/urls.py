@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from web import metrics, sse, views
@@ -26,6 +27,8 @@ urlpatterns = [
     path("api/journey/", JourneyView.as_view(), name="journey"),
     path("api/counts/", CountsView.as_view(), name="counts"),
     path("api/coverage/", CoverageView.as_view(), name="coverage"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema/ui/", SpectacularSwaggerView.as_view(url_name="schema"), name="schema-ui"),
     path("api/", include(router.urls)),
     path("admin/", admin.site.urls),
 ]

@@ -1,5 +1,6 @@
 """Alerts and alert rules over the API: list (open first), acknowledge; rules for staff."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -50,6 +51,7 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
 
         return qs.order_by(F("cleared_at").desc(nulls_first=True), "-id")
 
+    @extend_schema(request=None, responses=AlertSerializer)
     @action(detail=True, methods=["post"])
     def acknowledge(self, request: Request, pk: str | None = None) -> Response:
         alert = alert_acknowledge(alert=self.get_object(), by=request.user.get_username())

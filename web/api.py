@@ -1,5 +1,6 @@
 """REST API: cameras and detections, token or session auth, paginated with next links."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -100,7 +101,8 @@ class CameraViewSet(viewsets.ReadOnlyModelViewSet):
         self._stats = camera_capture_stats(camera_ids=[camera.pk])
         return Response(self.get_serializer(camera).data)
 
-    @action(detail=True)
+    @extend_schema(responses=CameraEventSerializer(many=True))
+    @action(detail=True, pagination_class=None)
     def events(self, request: Request, name: str | None = None) -> Response:
         """Status changes, newest first: "when did dock-3 go down, and why"."""
         events = camera_event_list(camera=self.get_object(), limit=200)

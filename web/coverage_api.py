@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cameras.coverage import hour_floor, slot_coverage
+from web.schema import coverage_schema
 from web.tracking_api import parse_when
 
 DEFAULT_HOURS = 24
@@ -16,6 +17,7 @@ MAX_HOURS = 31 * 24
 
 
 class CoverageView(APIView):
+    @coverage_schema
     def get(self, request: Request) -> Response:
         params = request.query_params
         until = parse_when(params, "until") or dt.datetime.now(dt.UTC)

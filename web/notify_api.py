@@ -3,6 +3,7 @@
 import json
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -103,6 +104,16 @@ class WebhookViewSet(viewsets.ModelViewSet):
         data["secret"] = secret
         return Response(data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(
+        responses=inline_serializer(
+            "WebhookDeliveryPage",
+            {
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "results": WebhookDeliverySerializer(many=True),
+            },
+        )
+    )
     @action(detail=True, methods=["get"])
     def deliveries(self, request: Request, pk: str | None = None) -> Response:
         subscription = self.get_object()
