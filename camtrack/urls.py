@@ -9,6 +9,7 @@ from web.api import CameraViewSet, DetectionViewSet
 from web.coverage_api import CoverageView
 from web.notify_api import WebhookViewSet
 from web.tracking_api import CountsView, JourneyView, SightingViewSet, ZoneViewSet
+from web.users_api import UserViewSet
 
 router = DefaultRouter()
 router.register("cameras", CameraViewSet, basename="camera")
@@ -18,6 +19,7 @@ router.register("zones", ZoneViewSet, basename="zone")
 router.register("webhooks", WebhookViewSet, basename="webhook")
 router.register("alerts", AlertViewSet, basename="alert")
 router.register("alert-rules", AlertRuleViewSet, basename="alert-rule")
+router.register("users", UserViewSet, basename="user")
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
