@@ -116,6 +116,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# --- HTTPS (production) ------------------------------------------------------
+# CAMTRACK_HTTPS=true when the web UI is served over HTTPS (directly or behind a proxy that sets
+# X-Forwarded-Proto): cookies go over HTTPS only, plain HTTP is redirected, browsers are told to keep
+# to HTTPS (HSTS). `manage.py check --deploy` is clean with it. The health check and the metrics stay
+# reachable over plain HTTP for load balancers and scrapers inside the network.
+# https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
+CAMTRACK_HTTPS = env.bool("CAMTRACK_HTTPS", default=False)
+if CAMTRACK_HTTPS:
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    # Start short; raise to a year (31536000) once HTTPS is known to work everywhere it must.
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    if not SECURE_HSTS_PRELOAD:
+        # Preloading is a site owner's one-way decision (hard to undo for months), not a default.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
 # --- Database ----------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'camtrack.sqlite3'}")}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):

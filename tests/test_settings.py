@@ -39,3 +39,19 @@ def test_the_visibility_timeout_outlasts_every_task_a_worker_holds():
     assert visibility > longest_wait
     assert visibility > decode.time_limit + settings.CAMTRACK_FRAME_TTL_S
     assert settings.CELERY_BROKER_CONNECTION_MAX_RETRIES is None  # workers never give up on the broker
+
+
+def test_check_deploy_is_clean_under_the_production_settings(tmp_path):
+    """README "Operating camtrack": SECRET_KEY set, DEBUG off, CAMTRACK_HTTPS on."""
+    env = {**os.environ, "CAMTRACK_DATA_DIR": str(tmp_path), "CAMTRACK_HTTPS": "true", "DEBUG": "false"}
+    env["SECRET_KEY"] = "x7" * 30 + "-production-key-of-sufficient-length"
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "no issues" in done.stdout
