@@ -43,7 +43,16 @@ class Consumer(CeleryConsumer):
     unrecoverable: the worker exits. The broker is down at that moment anyway, so nothing could be given
     back; the messages stay in the broker's unacknowledged set and return after the visibility timeout.
     Carrying on lets the consumer reconnect at once.
+
+    The same stale transport fails a task's acknowledgement that arrives after the reconnect (a thread
+    of the io pool finishing a task it took before): that AttributeError counts as a connection error
+    here, so the ack is logged as failed (the message comes back after the visibility timeout and its
+    task, idempotent, finds its work done) and the consumer reconnects instead of exiting.
     """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.connection_errors = (*self.connection_errors, AttributeError)
 
     def on_connection_error_after_connected(self, exc: BaseException) -> None:
         try:

@@ -1,6 +1,8 @@
 """A broker restart under load: every process reconnects or is restarted, the pipeline is storing
 again within 30 s of the broker's return, and each slot is counted once."""
 
+import os
+import signal
 import tempfile
 import time
 
@@ -105,3 +107,33 @@ def test_pipeline_recovers_from_a_broker_restart_under_load(broker):
 
 def _logs(procs: dict[str, Supervised]) -> str:
     return "\n".join(f"===== {n}\n{p.output()[-3000:]}" for n, p in procs.items())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_killed_io_worker_and_beat_are_restarted_and_storing_resumes(broker):
+    sim = Simulator(port=0, cameras=CAMERAS).start()
+    env = {
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": broker.url(0),
+        "CAMTRACK_DATA_DIR": tempfile.mkdtemp(prefix="camtrack-kill-"),
+        "CAMTRACK_CPU_CONCURRENCY": "2",
+        "CAMTRACK_IO_CONCURRENCY": "8",
+    }
+    for i in range(CAMERAS):
+        camera_upsert(name=f"out-{i + 1:02d}", url=sim.url(f"sim-{i + 1:02d}"), interval_s=INTERVAL_S, timeout_s=0.8)
+    procs = {name: Supervised(name, env) for name in ("io", "cpu", "beat")}
+    try:
+        assert _wait_nominal(60) is not None, _logs(procs)
+        killed = {name: procs[name].child_pid() for name in ("io", "beat")}
+        for pid in killed.values():
+            os.kill(pid, signal.SIGKILL)
+        back_after = _wait_nominal(RECOVERY_CEILING_S)
+        assert back_after is not None, f"not back within {RECOVERY_CEILING_S} s\n{_logs(procs)}"
+        for name, pid in killed.items():
+            assert procs[name].restarts() == 1 and procs[name].child_pid() != pid, _logs(procs)
+        assert all(p.child_alive() for p in procs.values()), _logs(procs)
+        print(f"back to nominal {back_after:.1f} s after SIGKILL of io and beat")
+    finally:
+        for p in procs.values():
+            p.stop()
+        sim.stop()

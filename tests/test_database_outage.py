@@ -128,7 +128,9 @@ def test_slots_due_while_the_database_is_down_are_counted_and_the_pipeline_recov
     finally:
         procs["beat"].stop()
         # Captures in flight and decodes retried through the outage finish and are stored or counted.
-        wait_settled(lambda: db.one("SELECT COALESCE(SUM(slots), 0) FROM cameras_slothour")[0], quiet_s=5)
+        wait_settled(
+            lambda: db.one("SELECT COALESCE(SUM(slots), 0) FROM cameras_slothour")[0], quiet_s=15, timeout_s=60
+        )
         for name in ("io", "cpu"):
             procs[name].stop()
         sim.stop()
@@ -143,7 +145,10 @@ def test_slots_due_while_the_database_is_down_are_counted_and_the_pipeline_recov
         due_total += due
         accounted_total += accounted
         assert snapshots <= accounted <= due, f"{name}: {snapshots} snapshots, {accounted} counted, {due} due"
-        assert due - accounted <= 2, f"{name}: {due - accounted} of {due} due slots unaccounted"
+        assert due - accounted <= 1, f"{name}: {due - accounted} of {due} due slots unaccounted"
+    # Measured: every slot counted; a capture that expired in the queue while the database was down can
+    # still slip through (its expiry is recorded in the database), hence a margin of two.
+    assert due_total - accounted_total <= 2, (due_total, accounted_total)
     outage = db.one("SELECT COALESCE(SUM(slots), 0) FROM cameras_slothour WHERE reason = 'outage'")[0]
     # Most of the outage's slots are counted as such (the rest failed or were stored around its edges).
     assert outage >= 0.7 * OUTAGE_S * NOMINAL, outage

@@ -133,6 +133,11 @@ class Supervised:
         started = [line for line in self.output().splitlines() if line.startswith(f"supervise[{self.name}]: ")]
         return bool(started) and "started pid" in started[-1]
 
+    def child_pid(self) -> int | None:
+        """The pid of the process the supervisor started last."""
+        started = [line for line in self.output().splitlines() if line.startswith(f"supervise[{self.name}]: started")]
+        return int(started[-1].rsplit(" ", 1)[1]) if started else None
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
