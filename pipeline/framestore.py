@@ -3,7 +3,6 @@
 import json
 
 from django.conf import settings
-
 from cameras.latest import KEEP_LATEST, latest_key, latest_meta_key
 from cameras.latest import frame_store as client
 
