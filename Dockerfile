@@ -15,7 +15,7 @@ COPY requirements/ requirements/
 RUN pip install --no-cache-dir -r requirements/production.txt
 COPY . .
 COPY --from=assets /assets/node_modules node_modules
-RUN useradd --system --uid 1000 camtrack && mkdir -p /data && chown camtrack /data
+RUN useradd --system --uid 1000 camtrack && mkdir -p /data /tmp/camtrack-metrics && chown camtrack /data /tmp/camtrack-metrics
 USER camtrack
 RUN SECRET_KEY=build python manage.py collectstatic --noinput -v 0
 EXPOSE 8000 5555

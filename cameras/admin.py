@@ -1,9 +1,12 @@
+import datetime as dt
+
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.utils import timezone
 
-from cameras.models import Camera, CameraEvent, Snapshot, Zone
+from cameras.coverage import Coverage, coverage_text, slot_coverage
+from cameras.models import Camera, CameraEvent, SlotHour, Snapshot, Zone
 from cameras.paginator import EstimatedCountPaginator
 from cameras.selectors import EMPTY_STATS, CaptureStats, camera_capture_stats
 from cameras.services import EDITABLE, camera_save, cameras_set_enabled
@@ -50,8 +53,23 @@ class CameraChangeList(ChangeList):
     def get_results(self, request) -> None:
         super().get_results(request)
         stats = camera_capture_stats(camera_ids=[c.pk for c in self.result_list])
+        coverage = _coverage([c.pk for c in self.result_list])
         for camera in self.result_list:
             camera.capture_stats = stats.get(camera.pk, EMPTY_STATS)
+            camera.slot_coverage = coverage.get(camera.name, Coverage())
+
+
+def _coverage(camera_ids: list[int]) -> dict[str, Coverage]:
+    until = dt.datetime.now(dt.UTC)
+    return slot_coverage(since=until - dt.timedelta(hours=24), until=until, camera_ids=camera_ids).cameras
+
+
+def _camera_coverage(camera: Camera) -> Coverage:
+    cov = getattr(camera, "slot_coverage", None)
+    if cov is None:  # the change page: one camera, one query
+        cov = _coverage([camera.pk]).get(camera.name, Coverage()) if camera.pk else Coverage()
+        camera.slot_coverage = cov
+    return cov
 
 
 def _stats(camera: Camera) -> CaptureStats:
@@ -80,6 +98,7 @@ class CameraAdmin(admin.ModelAdmin):
         "capture_p50_ms",
         "capture_p95_ms",
         "success_ratio",
+        "coverage_24h",
     ]
     list_filter = ["status", "enabled", "zone", "mode", "transport"]
     list_select_related = ["zone"]
@@ -97,6 +116,7 @@ class CameraAdmin(admin.ModelAdmin):
         "capture_p50_ms",
         "capture_p95_ms",
         "success_ratio",
+        "slots_24h",
     ]
     actions = ["enable", "disable"]
     inlines = [CameraEventInline]
@@ -128,6 +148,15 @@ class CameraAdmin(admin.ModelAdmin):
     @admin.display(description="success ratio (last 100)")
     def success_ratio(self, camera: Camera) -> float | None:
         return _stats(camera).success_ratio
+
+    @admin.display(description="stored, last 24 h")
+    def coverage_24h(self, camera: Camera) -> str:
+        cov = _camera_coverage(camera).coverage
+        return "-" if cov is None else f"{cov * 100:.1f}%"
+
+    @admin.display(description="due slots, last 24 h")
+    def slots_24h(self, camera: Camera) -> str:
+        return coverage_text(_camera_coverage(camera))
 
     @admin.action(description="Enable selected cameras")
     def enable(self, request, queryset) -> None:
@@ -168,4 +197,21 @@ class CameraEventAdmin(admin.ModelAdmin):
     list_select_related = ["camera"]
 
     def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(SlotHour)
+class SlotHourAdmin(admin.ModelAdmin):
+    """How due slots ended, per camera and hour: where coverage was lost, and why."""
+
+    list_display = ["camera", "hour", "outcome", "reason", "slots"]
+    list_filter = ["outcome", "reason", "camera", "hour"]
+    list_select_related = ["camera"]
+    raw_id_fields = ["camera"]
+    ordering = ["-hour", "camera"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

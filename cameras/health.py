@@ -7,6 +7,7 @@ from django.db.models import F
 
 from cameras.models import Camera, CameraEvent
 from cameras.signals import camera_status_changed
+from cameras.slots import BACKOFF, SKIPPED, slots_between, slots_count
 
 OFFLINE_AFTER = 3  # consecutive failures
 BACKOFF_CAP_S = 300.0
@@ -70,6 +71,9 @@ def camera_mark_failure(*, camera_id: int, at: dt.datetime, error: str, detail: 
         delay = backoff_s(interval_s=camera.interval_s, consecutive_failures=failures)
         if delay and camera.next_run_at is not None:
             changes["next_run_at"] = max(camera.next_run_at, at.timestamp() + delay)
+            # The slots the camera now waits out are skipped (backoff), each counted once.
+            waited = slots_between(start=camera.next_run_at, end=changes["next_run_at"], interval_s=camera.interval_s)
+            slots_count(outcome=SKIPPED, slots=[(camera_id, s) for s in waited], reason=BACKOFF)
         if status != camera.status:
             changes["status"] = status
             changes["status_since"] = at

@@ -11,7 +11,12 @@ from dataclasses import dataclass
 
 import redis
 from django.conf import settings
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
+# A command retried through a short outage (a Redis restart takes a second or two) before the task
+# that needs it fails and is retried by Celery: about 6 s in all.
+RETRY = Retry(ExponentialBackoff(cap=1.0, base=0.1), retries=8)
 _client: tuple[int, redis.Redis] | None = None
 
 
@@ -21,7 +26,14 @@ def frame_store() -> redis.Redis:
     if _client is None or _client[0] != os.getpid():
         _client = (
             os.getpid(),
-            redis.Redis.from_url(settings.CAMTRACK_FRAME_STORE_URL, socket_timeout=5, socket_connect_timeout=5),
+            redis.Redis.from_url(
+                settings.CAMTRACK_FRAME_STORE_URL,
+                socket_timeout=5,
+                socket_connect_timeout=5,
+                retry=RETRY,
+                retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+                health_check_interval=10,
+            ),
         )
     return _client[1]
 

@@ -139,8 +139,13 @@ class Camera(models.Model):
 
     # Scheduling state, in Unix seconds so one portable UPDATE can do the arithmetic.
     next_run_at = models.FloatField(null=True, blank=True, help_text="Unix time of the next due capture")
-    last_due_at = models.FloatField(null=True, blank=True, help_text="Unix time of the first slot last dispatched")
+    last_due_at = models.FloatField(
+        null=True, blank=True, help_text="Unix time of the first slot of the last round that claimed or skipped it"
+    )
     lease_until = models.FloatField(null=True, blank=True, help_text="Unix time a capture in flight expires")
+    slots_missed = models.PositiveIntegerField(
+        default=0, help_text="slots the last dispatch round found already past or skipped (counted in SlotHour)"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -252,3 +257,30 @@ class StreamHolder(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SlotHour(models.Model):
+    """Per camera, per hour of due time, how its due slots ended: stored, failed (by error class) or
+    skipped (by reason). Every due slot of an enabled camera is counted here exactly once, so
+    coverage (stored / all) per camera and hour shows where and when frames were lost, also for
+    slots that fell due while the database or the broker was down."""
+
+    class Outcome(models.TextChoices):
+        STORED = "stored"
+        FAILED = "failed"
+        SKIPPED = "skipped"
+
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="slot_hours")
+    hour = models.DateTimeField(help_text="start of the hour the slots fell due in (UTC)")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    reason = models.CharField(max_length=30, blank=True, help_text="error class or skip reason; blank when stored")
+    slots = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["camera", "hour", "outcome", "reason"], name="slot_hour_once"),
+        ]
+        indexes = [models.Index(fields=["hour"], name="slot_hour_hour_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.camera_id}@{self.hour:%Y-%m-%d %H}h {self.outcome} {self.reason} {self.slots}"

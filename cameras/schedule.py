@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.db.models import F
 
 from cameras.models import Camera, StreamLease
+from cameras.slots import BACKPRESSURE, IN_FLIGHT, LATE, OUTAGE, SKIPPED, slots_before, slots_between, slots_count
 
 # The latest slot at or before now (or the first future one), then the first slot past the horizon.
 _SLOT = (
@@ -24,6 +25,8 @@ _AFTER = f"({_SLOT} + interval_s * CEILING((%(horizon)s - {_SLOT}) / interval_s)
 _OVERLAP = "interval_s < timeout_s"
 # Stream-mode cameras are served by the streams process that holds their session, on the same grid.
 _SNAPSHOT = "mode <> 'stream'"
+# Slots between next_run_at and the latest one at or before now: no round claimed them in time.
+_MISSED = "(CASE WHEN next_run_at < %(now)s THEN FLOOR((%(now)s - next_run_at) / interval_s) ELSE 0 END)"
 
 
 def cameras_claim_due(*, now: float, horizon: float, shed: float = 0.0) -> tuple[list[tuple], int]:
@@ -32,11 +35,12 @@ def cameras_claim_due(*, now: float, horizon: float, shed: float = 0.0) -> tuple
     Returns ([(id, first_slot, next_slot, interval_s, timeout_s, status), ...], skipped).
     A concurrent round blocks on the same rows and re-checks the WHERE clause after the first
     commits, so no camera is claimed twice. next_run_at moves by whole intervals from the previous
-    due time, skipping slots that already passed. A camera whose capture is still in flight is
-    skipped (counted) only if that capture could overlap the next one (timeout longer than
+    due time; slots that already passed unclaimed (no round ran: beat, broker, database or io was
+    down) are counted as skipped ``outage``. A camera whose capture is still in flight is
+    skipped (``in_flight``) only if that capture could overlap the next one (timeout longer than
     interval). When decoding is backed up, a share ``shed``
-    (0..1) of the due cameras skips this round (counted); which ones is a hash of the camera and
-    the round, so over time every camera sheds alike. A camera saved without a schedule (by any
+    (0..1) of the due cameras skips this round (``backpressure``); which ones is a hash of the camera
+    and the round, so over time every camera sheds alike. A camera saved without a schedule (by any
     path) is due now.
     """
     table = Camera._meta.db_table
@@ -48,37 +52,62 @@ def cameras_claim_due(*, now: float, horizon: float, shed: float = 0.0) -> tuple
         "shed": int(shed * 1000),
     }
     true = "TRUE" if connection.vendor == "postgresql" else "1"
+    busy = f"(lease_until > %(now)s AND {_OVERLAP})"
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"UPDATE {table} SET next_run_at = %(now)s WHERE next_run_at IS NULL", params)
-        cursor.execute(
-            f"UPDATE {table} SET next_run_at = {_AFTER}, captures_skipped = captures_skipped + 1 "
-            f"WHERE enabled = {true} AND {_SNAPSHOT} AND next_run_at < %(horizon)s "
-            f"AND ((lease_until > %(now)s AND {_OVERLAP}) "
-            f"OR MOD(id * 7919 + %(round)s * 104729, 1000) < %(shed)s)",
-            params,
-        )
-        skipped = cursor.rowcount
-        # SET expressions see the old row, RETURNING the new one: last_due_at carries the first slot.
+        # SET expressions see the old row, RETURNING the new one: last_due_at carries the round's first
+        # slot, slots_missed how many passed unclaimed before it.
         cursor.execute(
             f"UPDATE {table} SET last_due_at = {_SLOT}, next_run_at = {_AFTER}, "
-            f"lease_until = {_AFTER} + timeout_s + %(slack)s "
-            f"WHERE enabled = {true} AND {_SNAPSHOT} AND next_run_at < %(horizon)s "
-            f"AND (lease_until IS NULL OR lease_until <= %(now)s OR NOT {_OVERLAP}) "
-            f"RETURNING id, last_due_at, next_run_at, interval_s, timeout_s, status",
+            f"captures_skipped = captures_skipped + 1, slots_missed = {_MISSED} "
+            f"WHERE enabled = {true} AND {_SNAPSHOT} AND next_run_at < %(horizon)s AND ({busy} "
+            f"OR MOD(id * 7919 + %(round)s * 104729, 1000) < %(shed)s) "
+            f"RETURNING id, last_due_at, next_run_at, interval_s, slots_missed, CASE WHEN {busy} THEN 1 ELSE 0 END",
             params,
         )
-        claimed = cursor.fetchall()
-    return claimed, skipped
+        skips = cursor.fetchall()
+        cursor.execute(
+            f"UPDATE {table} SET last_due_at = {_SLOT}, next_run_at = {_AFTER}, "
+            f"lease_until = {_AFTER} + timeout_s + %(slack)s, slots_missed = {_MISSED} "
+            f"WHERE enabled = {true} AND {_SNAPSHOT} AND next_run_at < %(horizon)s "
+            f"AND (lease_until IS NULL OR lease_until <= %(now)s OR NOT {_OVERLAP}) "
+            f"RETURNING id, last_due_at, next_run_at, interval_s, timeout_s, status, slots_missed",
+            params,
+        )
+        rows = cursor.fetchall()
+        _count_skips(skips, rows)
+    return [row[:6] for row in rows], len(skips)
+
+
+def _count_skips(skips: list[tuple], claimed: list[tuple]) -> None:
+    by_reason: list[tuple[int, float, str]] = []
+    for camera_id, first_slot, next_slot, interval_s, missed, busy in skips:
+        reason = IN_FLIGHT if busy else BACKPRESSURE
+        by_reason += [
+            (camera_id, s, reason) for s in slots_between(start=first_slot, end=next_slot, interval_s=interval_s)
+        ]
+        by_reason += [
+            (camera_id, s, OUTAGE) for s in slots_before(first=first_slot, count=int(missed), interval_s=interval_s)
+        ]
+    for camera_id, first_slot, _next, interval_s, _timeout, _status, missed in claimed:
+        by_reason += [
+            (camera_id, s, OUTAGE) for s in slots_before(first=first_slot, count=int(missed), interval_s=interval_s)
+        ]
+    slots_count(outcome=SKIPPED, slots=by_reason)
 
 
 def cameras_release(*, camera_ids: list[int]) -> None:
-    """Give leases back unserved (the broker refused the captures): the next round tries again."""
+    """Give leases back (the grab is over, or the broker refused the captures)."""
     Camera.objects.filter(pk__in=camera_ids).update(lease_until=None)
 
 
-def captures_dropped(*, camera_ids: list[int]) -> None:
-    """Captures that expired in the queue: free their cameras and count the slots as skipped."""
-    Camera.objects.filter(pk__in=camera_ids).update(lease_until=None, captures_skipped=F("captures_skipped") + 1)
+def captures_dropped(*, slots: list[tuple[int, float]], reason: str = LATE) -> None:
+    """Captures that will not run (expired in the queue, or refused by the broker): free their cameras
+    and count their slots as skipped."""
+    camera_ids = sorted({camera_id for camera_id, _ in slots})
+    with transaction.atomic():
+        Camera.objects.filter(pk__in=camera_ids).update(lease_until=None, captures_skipped=F("captures_skipped") + 1)
+        slots_count(outcome=SKIPPED, slots=slots, reason=reason)
 
 
 def stream_orphans_claim(*, now: float, grace_s: float) -> list[tuple[int, float, float, float]]:

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 
 from cameras.health import camera_mark_failure
 from cameras.models import Camera, Snapshot, Zone, split_credentials
+from cameras.slots import FAILED, slots_count
 from cameras.sources import CaptureError, SourceConfig
 
 logger = logging.getLogger(__name__)
@@ -51,7 +52,10 @@ def camera_save(*, camera: Camera) -> Camera:
         # RTSP cameras default to a held session: opening one per slot costs a second and a key frame.
         is_rtsp = camera.url.lower().startswith(("rtsp://", "rtsps://"))
         camera.mode = Camera.Mode.STREAM if is_rtsp else Camera.Mode.SNAPSHOT
-    camera.full_clean(exclude=["next_run_at", "lease_until", "last_due_at"])
+    camera.full_clean(exclude=["next_run_at", "lease_until", "last_due_at", "slots_missed"])
+    if camera.pk and camera.enabled and Camera.objects.filter(pk=camera.pk, enabled=False).exists():
+        # Enabled again: its slots while disabled were never due, so its schedule starts afresh.
+        camera.next_run_at = None
     if camera.next_run_at is None:
         # Spread first due times over the interval so cameras added together don't fire together forever.
         camera.next_run_at = time.time() + random.uniform(0, camera.interval_s)
@@ -98,6 +102,9 @@ def cameras_set_enabled(*, camera_ids: Iterable[int], enabled: bool) -> int:
     changes: dict[str, object] = {"enabled": enabled}
     if not enabled:
         changes["lease_until"] = None
+    else:
+        # A disabled camera had no due slots: it starts afresh rather than owing the time it was off.
+        return Camera.objects.filter(pk__in=list(camera_ids), enabled=False).update(enabled=True, next_run_at=None)
     return Camera.objects.filter(pk__in=list(camera_ids)).update(**changes)
 
 
@@ -127,6 +134,7 @@ def snapshot_record_failure(
                 error=error.kind[:30],
                 error_detail=error.detail,
             )
+            slots_count(outcome=FAILED, slots=[(camera_id, scheduled_at.timestamp())], reason=error.kind)
     except IntegrityError:
         # This slot is already recorded (a redelivered task), or the camera was deleted meanwhile.
         return None

@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     # Upstream to downstream, the way data flows (see README "Reading the code").
     "cameras",
     "detections",
@@ -113,6 +115,33 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
+# Passwords set through the admin or /api/users/ are checked against the usual rules.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- HTTPS (production) ------------------------------------------------------
+# CAMTRACK_HTTPS=true when the web UI is served over HTTPS (directly or behind a proxy that sets
+# X-Forwarded-Proto): cookies go over HTTPS only, plain HTTP is redirected, browsers are told to keep
+# to HTTPS (HSTS). `manage.py check --deploy` is clean with it. The health check and the metrics stay
+# reachable over plain HTTP for load balancers and scrapers inside the network.
+# https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
+CAMTRACK_HTTPS = env.bool("CAMTRACK_HTTPS", default=False)
+if CAMTRACK_HTTPS:
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    # Start short; raise to a year (31536000) once HTTPS is known to work everywhere it must.
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    if not SECURE_HSTS_PRELOAD:
+        # Preloading is a site owner's one-way decision (hard to undo for months), not a default.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 # --- Database ----------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'camtrack.sqlite3'}")}
@@ -139,6 +168,24 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     # `format` is a detection filter here, not DRF's renderer override.
     "URL_FORMAT_OVERRIDE": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+# The API contract, generated from the code: /api/schema/ (OpenAPI 3), /api/schema/ui/ (Swagger UI).
+# https://drf-spectacular.readthedocs.io/en/latest/settings.html
+SPECTACULAR_SETTINGS = {
+    "TITLE": "camtrack API",
+    "DESCRIPTION": "Cameras, detections, sightings, counts, coverage, alerts and webhooks. Token or session auth.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Like the rest of the API: nothing for anonymous users (the UI uses the admin's login session).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Swagger UI from the installed sidecar package: no CDN, works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # One name for the camera status choices wherever they appear (status, previous).
+    "ENUM_NAME_OVERRIDES": {"CameraStatusEnum": "cameras.models.Camera.Status"},
 }
 
 # --- Celery ------------------------------------------------------------------
@@ -169,9 +216,28 @@ CAMTRACK_EVENTS_MAX_AGE_S = env.int("CAMTRACK_EVENTS_MAX_AGE_S", default=7 * 24 
 CAMTRACK_SIGHTING_UPDATE_S = env.float("CAMTRACK_SIGHTING_UPDATE_S", default=10.0)
 CAMTRACK_SSE_HEARTBEAT_S = env.float("CAMTRACK_SSE_HEARTBEAT_S", default=15.0)
 
-# Longest task is bounded by the camera timeout cap plus decode time limits, far below this.
-CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=600)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+# A message a worker took and has not acknowledged is delivered again after this (Redis broker). It must
+# exceed the longest time a worker holds one: captures and decodes take seconds (decode's hard limit is
+# 45 s), but a webhook retry waits up to 600 s in the io worker (an ETA) before it runs. What a worker
+# held when it died (SIGKILL, a host lost) comes back after this long: captures then count as late.
+# https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#visibility-timeout
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=900)
+# Through a broker restart or failover (README "Operating camtrack"): commands on a dead connection
+# time out instead of waiting forever, a consumer's idle connection is checked, and the workers
+# reconnect for as long as it takes rather than giving up after 100 tries and exiting.
+# https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.redis.html
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "socket_timeout": 10,
+    "socket_connect_timeout": 5,
+    "socket_keepalive": True,
+    "retry_on_timeout": True,
+    "health_check_interval": 10,
+}
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# A publish (beat's rounds, capture handing frames to decode, retries) rides out a broker restart
+# of up to about 12 s before it gives up; what still fails is counted, never dropped silently.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 8, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 2}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -266,6 +332,13 @@ CAMTRACK_MQTT_CLIENT_ID = env(
 # mqtts:// only: a CA file for a private broker certificate (blank: the system's), or no verification at all.
 CAMTRACK_MQTT_TLS_CA = env("CAMTRACK_MQTT_TLS_CA", default="")
 CAMTRACK_MQTT_TLS_INSECURE = env.bool("CAMTRACK_MQTT_TLS_INSECURE", default=False)
+
+# Metrics (camtrack/metrics.py): /metrics asks for "Authorization: Bearer <token>" when this is set, and
+# a worker serves its own processes' metrics on this port when set (hosts whose processes do not share
+# PROMETHEUS_MULTIPROC_DIR with a web process, such as containers).
+CAMTRACK_METRICS_TOKEN = env("CAMTRACK_METRICS_TOKEN", default="")
+CAMTRACK_METRICS_PORT = env.int("CAMTRACK_METRICS_PORT", default=0)
+CAMTRACK_METRICS_BIND = env("CAMTRACK_METRICS_BIND", default="127.0.0.1")
 
 LOGGING = {
     "version": 1,

@@ -3,13 +3,16 @@ from django.contrib.auth import views as auth_views
 from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from web import console, sse, views
+from web import console, metrics, sse, views
 from web.alerts_api import AlertRuleViewSet, AlertViewSet
 from web.api import CameraViewSet, DetectionViewSet
+from web.coverage_api import CoverageView
 from web.notify_api import WebhookViewSet
 from web.tracking_api import CountsView, JourneyView, SightingViewSet, ZoneViewSet
+from web.users_api import UserViewSet
 
 router = DefaultRouter()
 router.register("cameras", CameraViewSet, basename="camera")
@@ -19,6 +22,7 @@ router.register("zones", ZoneViewSet, basename="zone")
 router.register("webhooks", WebhookViewSet, basename="webhook")
 router.register("alerts", AlertViewSet, basename="alert")
 router.register("alert-rules", AlertRuleViewSet, basename="alert-rule")
+router.register("users", UserViewSet, basename="user")
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="web/console/login.html"), name="login"),
@@ -34,9 +38,13 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     # Browsers ask for it on every page, the admin's included.
     path("favicon.ico", RedirectView.as_view(url=static("web/console/icon.svg"), permanent=True)),
+    path("metrics", metrics.metrics, name="metrics"),
     path("api/events/stream", sse.events_stream, name="events-stream"),
     path("api/journey/", JourneyView.as_view(), name="journey"),
     path("api/counts/", CountsView.as_view(), name="counts"),
+    path("api/coverage/", CoverageView.as_view(), name="coverage"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema/ui/", SpectacularSwaggerView.as_view(url_name="schema"), name="schema-ui"),
     path("api/", include(router.urls)),
     path("admin/", admin.site.urls),
 ]

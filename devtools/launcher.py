@@ -25,6 +25,13 @@ def _env() -> dict[str, str]:
     return env
 
 
+def supervised(line: str) -> str:
+    """A Procfile line run under devtools.supervise: honcho stops everything when one process ends,
+    so each process that dies (a broker restart can kill a worker) is started again instead."""
+    name, command = line.split(":", 1)
+    return f"{name}: {sys.executable} -m devtools.supervise --name {name} -- {command.strip()}"
+
+
 def _manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True, env=env, cwd=ROOT)
 
@@ -57,8 +64,13 @@ def demo() -> int:
     )
     lines += [line for line in (ROOT / "Procfile").read_text().splitlines() if line.strip()]
     procfile = data_dir / "Procfile.demo"
-    procfile.write_text("\n".join(lines) + "\n")
+    procfile.write_text("\n".join(supervised(line) for line in lines) + "\n")
 
+    # Every process of the demo writes its metrics here, so the web's /metrics shows them all; emptied at
+    # each start, as prometheus_client's multiprocess mode requires.
+    metrics_dir = Path(env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(data_dir / "metrics")))
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
     _manage(env, "migrate", "--noinput", "-v", "0")
     _manage(env, "collectstatic", "--noinput", "-v", "0")
     user, password = _admin_credentials(data_dir)
@@ -70,6 +82,7 @@ def demo() -> int:
         "  admin      http://127.0.0.1:8000/admin/\n"
         "  API        http://127.0.0.1:8000/api/detections/\n"
         "  flower     http://127.0.0.1:5555/\n"
+        "  metrics    http://127.0.0.1:8000/metrics\n"
         "  Ctrl-C stops everything.\n",
         flush=True,
     )

@@ -2,20 +2,27 @@
 store and hand them to decoding as one task; record the slots that could not be captured."""
 
 import datetime as dt
+import logging
 import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 
+import redis
+from celery import Task
 from django.conf import settings
+from django.db import DatabaseError
+from kombu.exceptions import OperationalError as BrokerError
 
 from cameras.models import Camera
-from cameras.schedule import cameras_release
+from cameras.schedule import cameras_release, captures_dropped
 from cameras.services import snapshot_record_failure, source_config
+from cameras.slots import OUTAGE
 from cameras.sources import CaptureError, Frame, grab
 from pipeline import framestore
 from pipeline.messages import CaptureSlot, FrameReady
 
+logger = logging.getLogger(__name__)
 _camera_cache: dict[int, tuple[float, Camera]] = {}
 _CAMERA_FIELDS = (
     "roi",
@@ -80,15 +87,20 @@ def _grab(camera: Camera) -> tuple[Frame | CaptureError, float, float]:
 
 
 def _hand_over(done: list[tuple[Camera, float, tuple]]) -> int:
-    """Record failures, park the frames and send them to the cpu stage as one decode task."""
+    """Park the frames and send them to the cpu stage as one decode task; record the failures.
+
+    Frames go first: once their decode task is sent, nothing here may raise (a retried capture would
+    count those slots a second time), so a database that fails afterwards costs a lease release (it
+    expires by itself) or the record of a failed slot, never a frame.
+    """
     from pipeline.tasks import decode
 
     frames: dict[str, bytes] = {}
     ready: list[FrameReady] = []
+    failed: list[tuple[Camera, float, CaptureError]] = []
     for camera, slot, (outcome, capture_ms, captured_ts) in done:
         if isinstance(outcome, CaptureError):
-            scheduled_at = dt.datetime.fromtimestamp(slot, tz=dt.UTC)
-            snapshot_record_failure(camera_id=camera.pk, scheduled_at=scheduled_at, error=outcome)
+            failed.append((camera, slot, outcome))
             continue
         frames[framestore.frame_key(camera.pk, slot)] = outcome.data
         ready.append(
@@ -105,23 +117,46 @@ def _hand_over(done: list[tuple[Camera, float, tuple]]) -> int:
                 gate=camera.change_gate,
             )
         )
-    if ready:
+    sent = _send(decode, frames, ready) if ready else 0
+    try:
+        if sent:
+            # The grab is over: a camera whose captures could overlap (timeout longer than interval, the
+            # only case where a held lease skips a slot) may be claimed again now, not once it is stored.
+            cameras = {camera.pk: camera for camera, *_ in done}
+            overlapping = [
+                f.camera_id for f in ready if cameras[f.camera_id].interval_s < cameras[f.camera_id].timeout_s
+            ]
+            if overlapping:
+                cameras_release(camera_ids=overlapping)
+        for camera, slot, error in failed:
+            scheduled_at = dt.datetime.fromtimestamp(slot, tz=dt.UTC)
+            snapshot_record_failure(camera_id=camera.pk, scheduled_at=scheduled_at, error=error)
+    except DatabaseError as exc:
+        logger.warning("capture: database refused after the frames were sent: %s", exc)
+    return sent
+
+
+def _send(decode: Task, frames: dict[str, bytes], ready: list[FrameReady]) -> int:
+    try:
         framestore.frames_put(frames)
-        # The grab is over: a camera whose captures could overlap (timeout longer than interval, the
-        # only case where a held lease skips a slot) may be claimed again now, not once it is stored.
-        overlapping = [
-            camera.pk
-            for camera, _, (outcome, *_) in done
-            if not isinstance(outcome, CaptureError) and camera.interval_s < camera.timeout_s
-        ]
-        if overlapping:
-            cameras_release(camera_ids=overlapping)
+    except redis.RedisError as exc:
+        # The frame store stayed down through its retries: nowhere to park the frames.
+        logger.warning("capture: frame store refused %d frames: %s", len(ready), exc)
+        captures_dropped(slots=[(f.camera_id, f.slot) for f in ready], reason=OUTAGE)
+        return 0
+    try:
         decode.apply_async(
             ([f.to_json() for f in ready],),
             expires=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=settings.CAMTRACK_FRAME_TTL_S),
             argsrepr=f"[{len(ready)} frames: {ready[0].camera_id}...]",
             kwargsrepr="{}",
         )
+    except BrokerError as exc:
+        # The broker stayed down through the publish retries: these frames cannot be decoded, and
+        # their slots are counted as skipped (outage) rather than silently lost.
+        logger.warning("capture: broker refused %d frames for decoding: %s", len(ready), exc)
+        captures_dropped(slots=[(f.camera_id, f.slot) for f in ready], reason=OUTAGE)
+        return 0
     return len(ready)
 
 

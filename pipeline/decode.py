@@ -13,6 +13,7 @@ from django.conf import settings
 from cameras.models import Camera
 from cameras.services import snapshot_record_failure
 from cameras.sources import CaptureError
+from camtrack.metrics import LATENCY
 from detections.decoders import DecodeError, DecodeResult, decode_bytes
 from pipeline import framestore, gate
 from pipeline.messages import FrameReady
@@ -85,6 +86,8 @@ def snapshots_decode(*, frames: list[FrameReady]) -> int:
                 camera_id=frame.camera_id, scheduled_at=scheduled_at, error=error, capture_ms=frame.capture_ms
             )
             continue
+        LATENCY.labels("capture").observe(frame.capture_ms / 1000)
+        LATENCY.labels("wait").observe(max(0.0, time.time() - frame.captured_ts))
         try:
             result = gated.decode(frame, data)
         except DecodeError as exc:
@@ -95,6 +98,7 @@ def snapshots_decode(*, frames: list[FrameReady]) -> int:
                 capture_ms=frame.capture_ms,
             )
             continue
+        LATENCY.labels("decode").observe(result.ms / 1000)
         captured_at = dt.datetime.fromtimestamp(frame.captured_ts, tz=dt.UTC)
         entries.append(StoreEntry(frame.camera_id, scheduled_at, captured_at, frame.capture_ms, frame.nbytes, result))
         if frame.slot >= latest.get(frame.camera_id, (float("-inf"),))[0]:

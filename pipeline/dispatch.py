@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from cameras.models import Camera
-from cameras.schedule import cameras_claim_due, cameras_release, stream_orphans_claim
+from cameras.schedule import cameras_claim_due, captures_dropped, stream_orphans_claim
 from cameras.services import snapshot_record_failure
+from cameras.slots import OUTAGE
 from cameras.sources import CaptureError
 from pipeline import framestore
 from pipeline.messages import CaptureSlot
@@ -158,9 +159,10 @@ def camera_dispatch_due(*, now: float | None = None, lookahead_s: float | None =
                 sent += 1
                 captures += len(slots)
     except Exception:
-        # Broker down: give the unsent cameras back so the next round can try them again.
+        # Broker down: the unsent slots are skipped (outage) and their cameras freed; the next round
+        # claims their next slots.
         logger.exception("dispatch: broker refused after %d of %d capture tasks", sent, len(batches))
-        cameras_release(camera_ids=[s.camera_id for _, _, slots in batches[sent:] for s in slots])
+        captures_dropped(slots=[(s.camera_id, s.slot) for _, _, slots in batches[sent:] for s in slots], reason=OUTAGE)
         raise
     return DispatchResult(dispatched=captures, skipped=skipped, elapsed_ms=(time.perf_counter() - start) * 1000)
 

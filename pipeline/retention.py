@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Model, QuerySet
 
-from cameras.models import Snapshot
+from cameras.models import SlotHour, Snapshot
 from detections.models import Detection
 from tracking.models import CameraMinute, Sighting
 
@@ -25,6 +25,7 @@ class PruneResult:
     snapshots: int = 0
     sightings: int = 0
     minutes: int = 0
+    slot_hours: int = 0
     done: bool = True  # False: the time budget ran out first, the next run continues
 
 
@@ -71,6 +72,12 @@ def history_prune(*, now: dt.datetime | None = None, budget_s: float = 20.0) -> 
             "minutes",
             CameraMinute,
             CameraMinute.objects.filter(start__lt=now - settings.CAMTRACK_SIGHTING_RETENTION_DAYS * days),
+        ),
+        (
+            # Slot accounting is kept as long as the counts it explains.
+            "slot_hours",
+            SlotHour,
+            SlotHour.objects.filter(hour__lt=now - settings.CAMTRACK_SIGHTING_RETENTION_DAYS * days),
         ),
     ]
     for name, model, old in steps:

@@ -3,6 +3,7 @@
 import datetime as dt
 import json
 import logging
+import time
 from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
@@ -10,6 +11,8 @@ from django.db import IntegrityError, connection, transaction
 from cameras.health import camera_mark_success
 from cameras.models import Camera, Snapshot
 from cameras.selectors import camera_places
+from cameras.slots import STORED, slots_count
+from camtrack.metrics import DETECTIONS, LATENCY, SIGHTINGS_OPENED
 from detections.decoders import Code, DecodeResult
 from detections.models import Detection
 from notify.announce import track_result_announce
@@ -91,6 +94,7 @@ def _store_orm(entries: list[StoreEntry], now: dt.datetime) -> list[StoreEntry]:
                 continue
             camera_mark_success(camera_id=e.camera_id, at=now)
             stored.append(e)
+        slots_count(outcome=STORED, slots=[(e.camera_id, e.scheduled_at.timestamp()) for e in stored])
     return stored
 
 
@@ -159,10 +163,12 @@ def _store_postgres(entries: list[StoreEntry], now: dt.datetime) -> list[StoreEn
     for camera_id in set(cameras or []) - set(updated or []):
         camera_mark_success(camera_id=camera_id, at=now)  # a status change: logged as an event
     inserted = set(zip(cameras or [], slots or [], strict=True))
-    return [e for e in entries if (e.camera_id, e.scheduled_at) in inserted]
+    stored = [e for e in entries if (e.camera_id, e.scheduled_at) in inserted]
+    slots_count(outcome=STORED, slots=[(e.camera_id, e.scheduled_at.timestamp()) for e in stored])
+    return stored
 
 
-def _track(stored: list[StoreEntry]) -> None:
+def _track(stored: list[StoreEntry]) -> int:
     """Sightings and counts of the frames just stored, in the same transaction."""
     places = camera_places(camera_ids={e.camera_id for e in stored})
     frames = []
@@ -186,7 +192,19 @@ def _track(stored: list[StoreEntry]) -> None:
                 gated=e.result.gated,
             )
         )
-    track_result_announce(frames_track(frames=frames, locked=True))
+    result = frames_track(frames=frames, locked=True)
+    track_result_announce(result)
+    return len(result.opened)
+
+
+def _observe(stored: list[StoreEntry], opened: int, store_s: float) -> None:
+    """Metrics of a committed batch."""
+    now = time.time()
+    LATENCY.labels("store").observe(store_s)
+    for e in stored:
+        LATENCY.labels("end_to_end").observe(max(0.0, now - e.scheduled_at.timestamp()))
+    DETECTIONS.inc(sum(len(e.result.codes) for e in stored))
+    SIGHTINGS_OPENED.inc(opened)
 
 
 def snapshots_store(entries: list[StoreEntry]) -> int:
@@ -197,12 +215,14 @@ def snapshots_store(entries: list[StoreEntry]) -> int:
     if not entries:
         return 0
     store = _store_postgres if connection.vendor == "postgresql" else _store_orm
+    started = time.perf_counter()
     with transaction.atomic():
         # Locked before anything else is written, so that every writer of a camera's sightings
         # takes its locks in the same order (see tracking.services).
         cameras_lock(camera_ids=[e.camera_id for e in entries if e.result.codes])
         stored = store(entries, dt.datetime.now(dt.UTC))
-        _track(stored)
+        opened = _track(stored)
+        transaction.on_commit(lambda: _observe(stored, opened, time.perf_counter() - started))
     if len(stored) < len(entries):
         logger.info("%d of %d snapshots were already stored", len(entries) - len(stored), len(entries))
     return len(stored)

@@ -6,8 +6,14 @@ Task names are pinned to the names they had when first deployed, so messages alr
 
 from celery import shared_task, signals
 from django.db import OperationalError
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from camtrack.celery import RELIABLE
+
+# A database, broker or frame-store outage: the task is retried with backoff rather than dropped.
+OUTAGES = (OperationalError, BrokerError, RedisConnectionError, RedisTimeoutError)
 
 
 @shared_task(name="cameras.tasks.dispatch_due", ignore_result=True)
@@ -36,14 +42,12 @@ def on_capture_expired(sender=None, request=None, expired: bool = False, **kwarg
         from cameras.schedule import captures_dropped
         from pipeline.messages import capture_slots
 
-        captures_dropped(camera_ids=[s.camera_id for s in capture_slots(request.args[0])])
+        captures_dropped(slots=[(s.camera_id, s.slot) for s in capture_slots(request.args[0])])
 
 
 # frames: FrameReady records. Idempotent: a redelivered decode finds its slots already stored and
 # writes nothing twice.
-@shared_task(
-    name="analytics.tasks.decode", autoretry_for=(OperationalError,), soft_time_limit=30, time_limit=45, **RELIABLE
-)
+@shared_task(name="analytics.tasks.decode", autoretry_for=OUTAGES, soft_time_limit=30, time_limit=45, **RELIABLE)
 def decode(frames: list) -> int:
     from pipeline.decode import snapshots_decode
     from pipeline.messages import frames_ready

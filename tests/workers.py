@@ -6,6 +6,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,59 @@ def celery_workers(django_db_setup, django_db_blocker):
     finally:
         for w in workers.values():
             w.stop()
+
+
+class Supervised:
+    """A Procfile line run under devtools.supervise, as `make demo` runs it."""
+
+    def __init__(self, name: str, env: dict[str, str]) -> None:
+        self.name = name
+        self.log = Path(tempfile.mkstemp(prefix=f"supervised-{name}-", suffix=".log")[1])
+        full = {**os.environ, **env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        command = [sys.executable, "-m", "devtools.supervise", "--name", name, "--"]
+        command += ["sh", "-c", "exec " + procfile_line(name)]
+        with open(self.log, "wb") as fh:
+            self.proc = subprocess.Popen(
+                command, cwd=ROOT, env=full, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def restarts(self) -> int:
+        return self.output().count(f"supervise[{self.name}]: pid ")
+
+    def child_alive(self) -> bool:
+        """The supervisor runs and its latest child has not exited."""
+        if self.proc.poll() is not None:
+            return False
+        started = [line for line in self.output().splitlines() if line.startswith(f"supervise[{self.name}]: ")]
+        return bool(started) and "started pid" in started[-1]
+
+    def child_pid(self) -> int | None:
+        """The pid of the process the supervisor started last."""
+        started = [line for line in self.output().splitlines() if line.startswith(f"supervise[{self.name}]: started")]
+        return int(started[-1].rsplit(" ", 1)[1]) if started else None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+
+
+def wait_settled(count: Callable[[], int], *, quiet_s: float = 3.0, timeout_s: float = 45.0) -> int:
+    """Wait until ``count()`` stops changing for ``quiet_s`` (work in flight and its retries are done)."""
+    deadline = time.monotonic() + timeout_s
+    last, since = count(), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = count()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            break
+    return last

@@ -1,6 +1,7 @@
-"""Alerts and alert rules over the API: list (open first), acknowledge; rules for staff."""
+"""Alerts and alert rules over the API: list (open first), acknowledge; rules and acknowledgements for operators."""
 
-from rest_framework import permissions, serializers, viewsets
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -8,6 +9,7 @@ from rest_framework.response import Response
 from cameras.models import Camera, Zone
 from notify.alerts import alert_acknowledge
 from notify.models import Alert, AlertRule
+from web.permissions import RolePermissions
 
 
 class AlertSerializer(serializers.ModelSerializer):
@@ -39,6 +41,7 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
     """Open alerts first, newest first; ``?open=true`` for open ones only."""
 
     serializer_class = AlertSerializer
+    permission_classes = [RolePermissions]  # acknowledging is an operator's
 
     def get_queryset(self):
         qs = Alert.objects.select_related("rule")
@@ -50,6 +53,7 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
 
         return qs.order_by(F("cleared_at").desc(nulls_first=True), "-id")
 
+    @extend_schema(request=None, responses=AlertSerializer)
     @action(detail=True, methods=["post"])
     def acknowledge(self, request: Request, pk: str | None = None) -> Response:
         alert = alert_acknowledge(alert=self.get_object(), by=request.user.get_username())
@@ -98,7 +102,4 @@ class AlertRuleViewSet(viewsets.ModelViewSet):
     serializer_class = AlertRuleSerializer
     queryset = AlertRule.objects.select_related("camera", "zone", "to_zone")
 
-    def get_permissions(self):
-        if self.request.method in permissions.SAFE_METHODS:
-            return [permissions.IsAuthenticated()]
-        return [permissions.IsAdminUser()]
+    permission_classes = [RolePermissions]

@@ -3,7 +3,8 @@
 import json
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import permissions, serializers, status, viewsets
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,16 +19,7 @@ from notify.models import (
     validate_secret,
 )
 from web.pagination import NewestFirst
-
-
-class StaffWrites(permissions.BasePermission):
-    """Any signed-in user reads; only staff create, change or delete."""
-
-    def has_permission(self, request: Request, view: object) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated):
-            return False
-        return request.method in permissions.SAFE_METHODS or user.is_staff
+from web.permissions import RolePermissions
 
 
 class EventTypesField(serializers.ListField):
@@ -89,7 +81,7 @@ class WebhookViewSet(viewsets.ModelViewSet):
     """/api/webhooks/: subscriptions; /api/webhooks/<id>/deliveries/: their deliveries, newest first."""
 
     serializer_class = WebhookSubscriptionSerializer
-    permission_classes = [StaffWrites]
+    permission_classes = [RolePermissions]
     queryset = WebhookSubscription.objects.order_by("id")
 
     def create(self, request: Request, *args: object, **kwargs: object) -> Response:
@@ -103,6 +95,16 @@ class WebhookViewSet(viewsets.ModelViewSet):
         data["secret"] = secret
         return Response(data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(
+        responses=inline_serializer(
+            "WebhookDeliveryPage",
+            {
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "results": WebhookDeliverySerializer(many=True),
+            },
+        )
+    )
     @action(detail=True, methods=["get"])
     def deliveries(self, request: Request, pk: str | None = None) -> Response:
         subscription = self.get_object()

@@ -13,6 +13,7 @@ from detections.decoders.types import raw_b64
 from tracking.models import Sighting
 from tracking.selectors import BUCKETS, counts, journey, sighting_list
 from web.pagination import NewestFirst
+from web.schema import counts_schema, journey_schema
 
 MAX_COUNT_BUCKETS = 2000  # a year of days, a month of hours, a day of minutes
 
@@ -93,6 +94,7 @@ def _visit(s: Sighting) -> dict:
 class JourneyView(APIView):
     """Where one code (exact payload) was, in time order, and where it was last seen."""
 
+    @journey_schema
     def get(self, request: Request) -> Response:
         code = request.query_params.get("code")
         if not code:
@@ -114,6 +116,7 @@ def journey_payload(code: str) -> dict:
 class CountsView(APIView):
     """Per bucket (minute, hour, day) for one camera or one zone: sightings, codes, frames, reads, no-reads."""
 
+    @counts_schema
     def get(self, request: Request) -> Response:
         params = request.query_params
         bucket = params.get("bucket", "hour")

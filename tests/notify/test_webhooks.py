@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from celery.signals import before_task_publish
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
@@ -467,9 +467,11 @@ def test_sweep_queues_deliveries_whose_message_was_lost(loopback, receiver, publ
     assert [args for _, args, _ in deliver_messages(published)] == [[lost.pk]]
 
 
-def test_api_subscriptions_staff_write_and_secret_shown_once(loopback, receiver):
-    staff = User.objects.create_user("staff", password="pw", is_staff=True)
+def test_api_subscriptions_operators_write_and_secret_shown_once(loopback, receiver):
+    staff = User.objects.create_user("staff", password="pw")
+    staff.groups.add(Group.objects.get(name="operator"))
     viewer = User.objects.create_user("viewer", password="pw")
+    viewer.groups.add(Group.objects.get(name="viewer"))
     api, ro = APIClient(), APIClient()
     api.force_authenticate(staff)
     ro.force_authenticate(viewer)

@@ -1,8 +1,9 @@
 import datetime as dt
 
 import pytest
+from django.db.models import Sum
 
-from cameras.models import Snapshot
+from cameras.models import SlotHour, Snapshot
 from cameras.services import camera_upsert
 from detections.decoders import Code, DecodeResult
 from detections.models import Detection
@@ -33,6 +34,8 @@ def test_raw_rows_go_after_their_retention_and_tracked_ones_stay_longer(settings
     assert Snapshot.objects.count() == 1
     assert sorted(Sighting.objects.values_list("text", flat=True)) == ["NEW", "OLD"]  # a month of sightings
     assert CameraMinute.objects.count() == 2
+    # Slot accounting stays as long as the counts it explains.
+    assert result.slot_hours == 1 and SlotHour.objects.filter(camera=camera).aggregate(n=Sum("slots"))["n"] == 2
 
 
 def test_a_run_stops_at_its_budget_and_the_next_carries_on(settings):
