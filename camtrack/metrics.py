@@ -29,6 +29,7 @@ SLOTS = Counter(
 )
 DETECTIONS = Counter("camtrack_detections", "Codes stored (one per code per frame)")
 SIGHTINGS_OPENED = Counter("camtrack_sightings_opened", "Sightings begun")
+GATED = Counter("camtrack_frames_gated", "Frames stored without decoding again: the picture had not changed")
 # From 10 ms to a minute: captures and waits are short, a backlog or an outage shows in the tail.
 _BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 LATENCY = Histogram(
@@ -51,7 +52,7 @@ def registry(*, state: bool = True) -> CollectorRegistry:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(reg)
     else:
-        for metric in (SLOTS, DETECTIONS, SIGHTINGS_OPENED, LATENCY):
+        for metric in (SLOTS, DETECTIONS, SIGHTINGS_OPENED, GATED, LATENCY):
             reg.register(metric)
     if state:
         reg.register(StateCollector())

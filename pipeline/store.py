@@ -12,7 +12,7 @@ from cameras.health import camera_mark_success
 from cameras.models import Camera, Snapshot
 from cameras.selectors import camera_places
 from cameras.slots import STORED, slots_count
-from camtrack.metrics import DETECTIONS, LATENCY, SIGHTINGS_OPENED
+from camtrack.metrics import DETECTIONS, GATED, LATENCY, SIGHTINGS_OPENED
 from detections.decoders import Code, DecodeResult
 from detections.models import Detection
 from notify.announce import track_result_announce
@@ -205,6 +205,7 @@ def _observe(stored: list[StoreEntry], opened: int, store_s: float) -> None:
         LATENCY.labels("end_to_end").observe(max(0.0, now - e.scheduled_at.timestamp()))
     DETECTIONS.inc(sum(len(e.result.codes) for e in stored))
     SIGHTINGS_OPENED.inc(opened)
+    GATED.inc(sum(1 for e in stored if e.result.gated))
 
 
 def snapshots_store(entries: list[StoreEntry]) -> int:

@@ -50,6 +50,12 @@ def gated_frames(camera) -> int:
     return sum(CameraMinute.objects.filter(camera=camera).values_list("gated", flat=True))
 
 
+def _gated_metric() -> float:
+    from camtrack.metrics import registry
+
+    return registry(state=False).get_sample_value("camtrack_frames_gated_total") or 0.0
+
+
 @pytest.fixture
 def camera():
     camera = CameraFactory(name=f"gate-{np.random.default_rng().integers(1e9)}", interval_s=1.0)
@@ -57,12 +63,15 @@ def camera():
     return camera
 
 
-def test_an_unchanged_picture_is_not_decoded_again_and_its_code_goes_on(camera):
+def test_an_unchanged_picture_is_not_decoded_again_and_its_code_goes_on(camera, django_capture_on_commit_callbacks):
     parcel = [("PARCEL-GATE-1", (0.3, 0.4), 4.0)]
-    decode(camera, picture(parcel, seed=1), T0)
-    for i in range(1, 6):  # new noise each frame, and a different JPEG quality for two of them
-        decode(camera, picture(parcel, seed=1 + i, quality=80 if i % 3 else 70), T0 + i)
+    before = _gated_metric()
+    with django_capture_on_commit_callbacks(execute=True):  # metrics count what committed
+        decode(camera, picture(parcel, seed=1), T0)
+        for i in range(1, 6):  # new noise each frame, and a different JPEG quality for two of them
+            decode(camera, picture(parcel, seed=1 + i, quality=80 if i % 3 else 70), T0 + i)
     assert gated_frames(camera) == 5
+    assert _gated_metric() - before == 5  # camtrack_frames_gated_total
     minute = CameraMinute.objects.filter(camera=camera)
     assert sum(m.frames for m in minute) == 6 and sum(m.reads for m in minute) == 6
     sighting = Sighting.objects.get(camera=camera, text="PARCEL-GATE-1")
