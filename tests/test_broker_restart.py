@@ -11,8 +11,8 @@ from django.db.models import Sum
 
 from cameras.models import Camera, SlotHour, Snapshot
 from cameras.services import camera_upsert
+from devtools.redisserver import RedisServer
 from devtools.simulator import Simulator
-from tests.servers.redis_server import RedisServer
 from tests.workers import Supervised, database_url, wait_settled
 
 CAMERAS = 12

@@ -11,10 +11,10 @@ import time
 
 import pytest
 
+from devtools import pgserver as postgres_server
+from devtools.pgserver import PostgresServer
+from devtools.redisserver import RedisServer
 from devtools.simulator import Simulator
-from tests.servers import postgres_server
-from tests.servers.postgres_server import PostgresServer
-from tests.servers.redis_server import RedisServer
 from tests.workers import ROOT, Supervised, wait_settled
 
 CAMERAS = 10

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Callable
 from functools import wraps
 
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
@@ -27,6 +27,8 @@ from tracking.selectors import camera_recent_sightings, counts, sighting_list
 from web.alerts_api import AlertSerializer
 from web.tracking_api import SightingSerializer, journey_payload
 
+# What the viewer role (and every role above it) holds: the console shows what the API lets it read.
+VIEW_PERMISSION = "cameras.view_camera"
 RECENT_SIGHTINGS = 40
 RECENT_ALERTS = 100
 
@@ -43,6 +45,7 @@ def console_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
 
     @wraps(view)
     @login_required
+    @permission_required(VIEW_PERMISSION, raise_exception=True)
     @require_GET
     @ensure_csrf_cookie
     def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
@@ -97,7 +100,11 @@ def _alerts(*, open_only: bool, limit: int) -> list[dict]:
 
 def _page(request: HttpRequest, template: str, data: dict, **context: object) -> HttpResponse:
     open_alerts = list(Alert.objects.filter(cleared_at__isnull=True).values_list("pk", flat=True)[:1000])
-    stream = {"after": getattr(request, "events_after", None), "open_alerts": open_alerts}
+    stream = {
+        "after": getattr(request, "events_after", None),
+        "open_alerts": open_alerts,
+        "can_acknowledge": request.user.has_perm("notify.change_alert"),
+    }
     context = {
         "data": data,
         "stream": stream,
@@ -119,6 +126,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@permission_required(VIEW_PERMISSION, raise_exception=True)
 @require_GET
 def board_json(request: HttpRequest) -> JsonResponse:
     """What the overview redraws from after a reconnect whose gap the event log no longer holds."""
@@ -189,6 +197,7 @@ def _latest(name: str) -> LatestFrame | None:
 
 
 @login_required
+@permission_required(VIEW_PERMISSION, raise_exception=True)
 @require_GET
 def camera_latest_jpg(request: HttpRequest, name: str) -> HttpResponse:
     """The camera's last decoded frame, as it was captured (kept in Redis for a minute, never on disk)."""
@@ -201,6 +210,7 @@ def camera_latest_jpg(request: HttpRequest, name: str) -> HttpResponse:
 
 
 @login_required
+@permission_required(VIEW_PERMISSION, raise_exception=True)
 @require_GET
 def camera_latest_json(request: HttpRequest, name: str) -> JsonResponse:
     """When the latest frame was taken and where its codes are (full-frame pixels), for the outlines.

@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 
 from cameras.latest import frame_store, latest_key, latest_meta_key
 from cameras.models import Camera, Zone
@@ -22,16 +22,47 @@ pytestmark = pytest.mark.django_db
 PAGES = ["/", "/journey/?code=X", "/counts/", "/alerts/", "/cameras/dock-1/"]
 
 
+def user_with_role(name: str, role: str | None) -> User:
+    user = User.objects.create_user(name, password="console-pw-123")
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
 @pytest.fixture
 def viewer(client):
-    client.force_login(User.objects.create_user("viewer", password="pw"))
+    client.force_login(user_with_role("viewer", "viewer"))
     return client
 
 
-def page_data(response) -> dict:
-    match = re.search(r'<script id="page-data" type="application/json">(.*?)</script>', response.content.decode(), re.S)
-    assert match, "the page embeds its first data"
+@pytest.mark.parametrize("path", PAGES + ["/api/board/", "/cameras/dock-1/latest.json"])
+def test_a_user_without_a_role_sees_nothing(client, path):
+    CameraFactory(name="dock-1")
+    client.force_login(user_with_role("nobody", None))
+    assert client.get(path).status_code == 403
+
+
+def test_who_may_acknowledge_is_told_to_the_page(client):
+    client.force_login(user_with_role("watcher", "viewer"))
+    stream = stream_data(client.get("/alerts/"))
+    assert stream["can_acknowledge"] is False
+    client.force_login(user_with_role("shift-lead", "operator"))
+    assert stream_data(client.get("/alerts/"))["can_acknowledge"] is True
+
+
+def _embedded(response, element_id: str) -> dict:
+    pattern = rf'<script id="{element_id}" type="application/json">(.*?)</script>'
+    match = re.search(pattern, response.content.decode(), re.S)
+    assert match, f"the page embeds {element_id}"
     return json.loads(match.group(1))
+
+
+def page_data(response) -> dict:
+    return _embedded(response, "page-data")
+
+
+def stream_data(response) -> dict:
+    return _embedded(response, "stream-data")
 
 
 @pytest.mark.parametrize("path", PAGES + ["/cameras/dock-1/latest.jpg", "/cameras/dock-1/latest.json", "/api/board/"])

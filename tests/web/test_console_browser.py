@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -37,9 +37,16 @@ SHOTS = settings.DATA_DIR / "test-output" / "screenshots"
 USER, PASSWORD = "operator", "console-pw"
 
 
+def operator() -> User:
+    """The console's user in these tests: an operator, who may acknowledge alerts."""
+    user = User.objects.create_user(USER, password=PASSWORD)
+    user.groups.add(Group.objects.get(name="operator"))
+    return user
+
+
 @pytest.fixture
 def chromium(web):
-    User.objects.create_user(USER, password=PASSWORD)
+    operator()
     window = browser.Browser(web)
     try:
         yield window
@@ -213,7 +220,7 @@ def test_an_alert_appears_live_and_is_acknowledged_from_the_keyboard(chromium):
 
 
 def test_pages_fit_a_tablet_and_a_small_laptop(web):
-    User.objects.create_user(USER, password=PASSWORD)
+    operator()
     zone = Zone.objects.create(name="dock")
     cameras = [
         CameraFactory(name=f"dock-{i:03d}", zone=zone, status="offline" if i % 50 == 0 else "online")
@@ -248,7 +255,7 @@ def test_pages_fit_a_tablet_and_a_small_laptop(web):
 
 
 def test_the_overview_catches_up_with_what_happened_while_its_server_was_away(django_db_blocker):
-    User.objects.create_user(USER, password=PASSWORD)
+    operator()
     camera = CameraFactory(name="dock-1")
     port = free_port()
     with django_db_blocker.unblock():

@@ -15,9 +15,9 @@ from cameras.models import Camera, SlotHour
 from cameras.services import camera_upsert
 from detections.decoders import DecodeResult
 from devtools.net import free_port
+from devtools.redisserver import RedisServer
 from devtools.simulator import Simulator
 from pipeline.store import snapshot_store
-from tests.servers.redis_server import RedisServer
 from tests.workers import Supervised, Worker, database_url, purge_queues, wait_settled
 
 

@@ -1,5 +1,5 @@
 // Open alerts with an Acknowledge button; live events add and remove them.
-import { ago, api, el, stamp } from "./common.js";
+import { ago, api, el, may, stamp } from "./common.js";
 
 export function describe(a) {
   const where = [a.camera || a.detail?.camera, a.zone || a.detail?.zone, a.code || a.detail?.code].filter(Boolean);
@@ -12,7 +12,9 @@ export function alertList(list, initial, { onChange } = {}) {
   function item(a) {
     const acked = a.acknowledged_at
       ? el("span", { class: "muted" }, `acknowledged by ${a.acknowledged_by} ${ago(a.acknowledged_at)}`)
-      : el(
+      : !may.acknowledge
+        ? el("span", { class: "muted" }, "not acknowledged (operators acknowledge)")
+        : el(
           "button",
           {
             type: "button",

@@ -1,8 +1,10 @@
 // What every console page shares: its inline data, DOM and time helpers, the API, the event stream.
 
 export const data = JSON.parse(document.getElementById("page-data").textContent);
-// Where the event log stood when the page's data was read, and which alerts were open then.
+// Where the event log stood when the page's data was read, which alerts were open then, and what
+// this user's role allows.
 const stream = JSON.parse(document.getElementById("stream-data").textContent);
+export const may = { acknowledge: stream.can_acknowledge };
 
 // el("a", {href: "/x", class: "y"}, "text", child): text children are always text, never HTML.
 export function el(tag, attrs = {}, ...children) {

@@ -1,5 +1,5 @@
-"""A throwaway PostgreSQL cluster of a test's own (initdb on a free port), which the test may stop and
-start again: the shared server must never be stopped under other tests."""
+"""A throwaway PostgreSQL cluster of its own (initdb on a free port), which a test or the outage check
+may stop and start again: the shared server must never be stopped under other work."""
 
 from __future__ import annotations
 

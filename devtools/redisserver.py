@@ -1,5 +1,5 @@
-"""A redis-server of a test's own on a free port, which the test may stop and start again at will
-(the shared broker must never be restarted under other tests)."""
+"""A redis-server of its own on a free port, which a test or the outage check may stop and start again
+at will (the shared broker must never be restarted under other work)."""
 
 from __future__ import annotations
 
