@@ -146,7 +146,11 @@ def _scraped_slots(base: str) -> float:
     return sum(float(v) for v in re.findall(r"^camtrack_slots_total\{[^}]*\} ([0-9.e+]+)$", text, re.M))
 
 
-def run(*, cameras: int, interval_s: float, pg_outage_s: float, write: Callable[[str], object] = print) -> Report:
+def run(
+    *, cameras: int, interval_s: float, pg_outage_s: float, wait_s: float = 0.0, write: Callable[[str], object] = print
+) -> Report:
+    """``wait_s``: how long to wait after the faults before counting, e.g. the broker's visibility timeout,
+    after which the tasks a SIGKILLed worker held come back and end (as ``late``)."""
     nominal = cameras / interval_s
     report = Report(cameras=cameras, nominal_per_s=nominal)
     pg, broker = PostgresServer().init(), RedisServer().start()
@@ -208,6 +212,9 @@ def run(*, cameras: int, interval_s: float, pg_outage_s: float, write: Callable[
         report.dead = [name for name, p in running.items() if not p.alive()]
 
         running.pop("beat").stop()
+        if wait_s:
+            write(f"  waiting {wait_s:.0f} s for the tasks the killed io worker held to come back")
+            time.sleep(wait_s)
         # Work in flight and its retries end as stored, failed or skipped before counting.
         _settled(lambda: site.rows("SELECT COALESCE(SUM(slots), 0) FROM cameras_slothour")[0][0], 15, 120)
         report.metrics = {

@@ -13,10 +13,17 @@ class Command(BaseCommand):
         parser.add_argument("--cameras", type=int, default=200)
         parser.add_argument("--interval", type=float, default=2.0)
         parser.add_argument("--pg-outage", type=float, default=60.0, help="seconds PostgreSQL stays down")
+        parser.add_argument(
+            "--wait", type=float, default=0.0, help="seconds to wait before counting (the visibility timeout)"
+        )
 
     def handle(self, *args: object, **opts: object) -> None:
         report = outagecheck.run(
-            cameras=opts["cameras"], interval_s=opts["interval"], pg_outage_s=opts["pg_outage"], write=self.stdout.write
+            cameras=opts["cameras"],
+            interval_s=opts["interval"],
+            pg_outage_s=opts["pg_outage"],
+            wait_s=opts["wait"],
+            write=self.stdout.write,
         )
         self.stdout.write(outagecheck.format_report(report))
         if not report.passed:
