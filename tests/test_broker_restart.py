@@ -72,8 +72,9 @@ def test_pipeline_recovers_from_a_broker_restart_under_load(broker):
         broker.start()
         back_after = _wait_nominal(RECOVERY_CEILING_S)
         assert back_after is not None, f"not back to 90% of {NOMINAL}/s within {RECOVERY_CEILING_S} s\n{_logs(procs)}"
-        # Still storing a while later (a worker that reconnects but stops consuming would show here).
-        assert _rate(3.0) >= 0.9 * NOMINAL, _logs(procs)
+        # Still storing a while later (a worker that reconnects but stops consuming would show here as
+        # next to nothing); over 6 s, since stores land in batches and a 3 s window swings by a batch.
+        assert _rate(6.0) >= 0.75 * NOMINAL, _logs(procs)
         for p in procs.values():
             assert p.child_alive(), f"{p.name} is not running\n{_logs(procs)}"
         print(
