@@ -115,7 +115,8 @@ class Site:
         return None
 
 
-def _settled(count: Callable[[], int], quiet_s: float, timeout_s: float) -> None:
+def wait_settled(count: Callable[[], int], *, quiet_s: float = 3.0, timeout_s: float = 45.0) -> int:
+    """Wait until ``count()`` stops changing for ``quiet_s`` (work in flight and its retries are done)."""
     deadline = time.monotonic() + timeout_s
     last, since = count(), time.monotonic()
     while time.monotonic() < deadline:
@@ -124,7 +125,8 @@ def _settled(count: Callable[[], int], quiet_s: float, timeout_s: float) -> None
         if now != last:
             last, since = now, time.monotonic()
         elif time.monotonic() - since >= quiet_s:
-            return
+            break
+    return last
 
 
 def _manage(env: dict[str, str], *args: str, stdin: str | None = None) -> None:
@@ -216,7 +218,9 @@ def run(
             write(f"  waiting {wait_s:.0f} s for the tasks the killed io worker held to come back")
             time.sleep(wait_s)
         # Work in flight and its retries end as stored, failed or skipped before counting.
-        _settled(lambda: site.rows("SELECT COALESCE(SUM(slots), 0) FROM cameras_slothour")[0][0], 15, 120)
+        wait_settled(
+            lambda: site.rows("SELECT COALESCE(SUM(slots), 0) FROM cameras_slothour")[0][0], quiet_s=15, timeout_s=120
+        )
         report.metrics = {
             "database": site.rows("SELECT COALESCE(SUM(slots), 0) FROM cameras_slothour")[0][0],
             "metrics": _scraped_slots(f"http://127.0.0.1:{web_port}"),

@@ -11,9 +11,10 @@ from django.db.models import Sum
 
 from cameras.models import Camera, SlotHour, Snapshot
 from cameras.services import camera_upsert
+from devtools.outagecheck import wait_settled
 from devtools.redisserver import RedisServer
 from devtools.simulator import Simulator
-from tests.workers import Supervised, database_url, wait_settled
+from tests.workers import Supervised, database_url
 
 CAMERAS = 12
 INTERVAL_S = 1.0

@@ -12,10 +12,11 @@ import time
 import pytest
 
 from devtools import pgserver as postgres_server
+from devtools.outagecheck import wait_settled
 from devtools.pgserver import PostgresServer
 from devtools.redisserver import RedisServer
 from devtools.simulator import Simulator
-from tests.workers import ROOT, Supervised, wait_settled
+from tests.workers import ROOT, Supervised
 
 CAMERAS = 10
 INTERVAL_S = 1.0

@@ -6,7 +6,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -146,17 +145,3 @@ class Supervised:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
-
-
-def wait_settled(count: Callable[[], int], *, quiet_s: float = 3.0, timeout_s: float = 45.0) -> int:
-    """Wait until ``count()`` stops changing for ``quiet_s`` (work in flight and its retries are done)."""
-    deadline = time.monotonic() + timeout_s
-    last, since = count(), time.monotonic()
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        now = count()
-        if now != last:
-            last, since = now, time.monotonic()
-        elif time.monotonic() - since >= quiet_s:
-            break
-    return last

@@ -15,10 +15,11 @@ from cameras.models import Camera, SlotHour
 from cameras.services import camera_upsert
 from detections.decoders import DecodeResult
 from devtools.net import free_port
+from devtools.outagecheck import wait_settled
 from devtools.redisserver import RedisServer
 from devtools.simulator import Simulator
 from pipeline.store import snapshot_store
-from tests.workers import Supervised, Worker, database_url, purge_queues, wait_settled
+from tests.workers import Supervised, Worker, database_url, purge_queues
 
 
 def samples(text: str) -> dict[tuple[str, tuple], float]:
