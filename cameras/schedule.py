@@ -103,11 +103,21 @@ def cameras_release(*, camera_ids: list[int]) -> None:
 
 def captures_dropped(*, slots: list[tuple[int, float]], reason: str = LATE) -> None:
     """Captures that will not run (expired in the queue, or refused by the broker): free their cameras
-    and count their slots as skipped."""
+    and count their slots as skipped, those still open in the ledger (a capture redelivered after its
+    worker died may hold slots already counted)."""
+    from cameras.ledger import slots_reopen, slots_take
+
     camera_ids = sorted({camera_id for camera_id, _ in slots})
-    with transaction.atomic():
-        Camera.objects.filter(pk__in=camera_ids).update(lease_until=None, captures_skipped=F("captures_skipped") + 1)
-        slots_count(outcome=SKIPPED, slots=slots, reason=reason)
+    owned = slots_take(slots)
+    try:
+        with transaction.atomic():
+            Camera.objects.filter(pk__in=camera_ids).update(
+                lease_until=None, captures_skipped=F("captures_skipped") + 1
+            )
+            slots_count(outcome=SKIPPED, slots=owned, reason=reason)
+    except Exception:
+        slots_reopen(owned)  # the database refused: the ledger's next round counts them
+        raise
 
 
 def stream_orphans_claim(*, now: float, grace_s: float) -> list[tuple[int, float, float, float]]:

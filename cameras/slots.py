@@ -50,6 +50,7 @@ def slots_count(*, outcome: str, slots: Iterable[Slot | tuple[int, float, str]],
 
     One upsert per batch, in key order so concurrent writers lock rows in the same order.
     """
+    slots = list(slots)
     counts: Counter[tuple[int, dt.datetime, str]] = Counter()
     for item in slots:
         counts[(item[0], _hour(item[1]), item[2] if len(item) > 2 else reason)] += 1  # type: ignore[misc]
@@ -83,8 +84,17 @@ def slots_count(*, outcome: str, slots: Iterable[Slot | tuple[int, float, str]],
     per_reason: Counter[str] = Counter()
     for (_, _, why), n in rows:
         per_reason[why] += n
-    # Counted in the metrics only once the rows are: a rolled-back batch counts nothing.
-    transaction.on_commit(lambda: slots_counted(outcome=str(outcome), counts=dict(per_reason)))
+    # Counted in the metrics only once the rows are: a rolled-back batch counts nothing; and then
+    # closed in the ledger of claimed slots (cameras.ledger), which needs no word on them any more.
+    counted = [(item[0], item[1]) for item in slots] if outcome != SKIPPED else []
+
+    def committed() -> None:
+        from cameras.ledger import slots_close
+
+        slots_counted(outcome=str(outcome), counts=dict(per_reason))
+        slots_close(counted)
+
+    transaction.on_commit(committed)
     return sum(counts.values())
 
 

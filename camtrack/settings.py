@@ -285,6 +285,9 @@ CAMTRACK_MAX_FRAME_BYTES = env.int("CAMTRACK_MAX_FRAME_BYTES", default=20 * 1024
 CAMTRACK_MAX_FRAME_PIXELS = env.int("CAMTRACK_MAX_FRAME_PIXELS", default=40_000_000)
 # A capture that has not finished by timeout + this is considered lost and may be dispatched again.
 CAMTRACK_LEASE_SLACK_S = env.float("CAMTRACK_LEASE_SLACK_S", default=10.0)
+# A claimed slot with no outcome by its due time + lag + timeout + frame TTL + this is recorded as
+# failed ``lost`` (cameras.ledger); this covers a decode's time limit and a store's retries.
+CAMTRACK_SLOT_GRACE_S = env.float("CAMTRACK_SLOT_GRACE_S", default=60.0)
 # Each dispatch round claims what falls due before the next round (the beat period) and sends it
 # with an ETA, so waiting for the next beat tick adds no latency.
 CAMTRACK_DISPATCH_LOOKAHEAD_S = env.float("CAMTRACK_DISPATCH_LOOKAHEAD_S", default=1.0)

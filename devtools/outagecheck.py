@@ -1,7 +1,8 @@
 """The outage acceptance, over one run: simulated HTTP cameras through the Procfile's processes (each
 under devtools.supervise, as `make demo` and systemd run them) on a PostgreSQL cluster and a Redis of
 this run's own, then, one after the other: PostgreSQL stopped, Redis restarted, the io worker and the
-cpu worker's processes SIGKILLed, beat SIGKILLed.
+cpu worker's processes SIGKILLed, beat SIGKILLed; then beat stopped, and the claimed slots that never
+ended (their tasks died with a worker) recorded as lost once their deadline passed.
 
 It reports, per fault, how long snapshots/s took to be back at 90 % of nominal after the service's
 return; over the whole run, every camera's due slots against stored + failed + skipped; snapshots
@@ -24,7 +25,9 @@ from pathlib import Path
 
 import psutil
 import requests
+from django.conf import settings
 
+from cameras.ledger import deadline_s
 from devtools.bench import procs
 from devtools.net import free_port
 from devtools.pgserver import PostgresServer
@@ -129,7 +132,14 @@ def wait_settled(count: Callable[[], int], *, quiet_s: float = 3.0, timeout_s: f
     return last
 
 
-def _manage(env: dict[str, str], *args: str, stdin: str | None = None) -> None:
+def lost_recorded(env: dict[str, str], wait_s: float) -> str:
+    """After ``wait_s`` (the last claimed slots' deadline), record the slots that never ended as the next
+    dispatch round would (beat is stopped); returns what it printed."""
+    time.sleep(wait_s)
+    return _manage(env, "reconcile_slots").strip()
+
+
+def _manage(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     done = subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -141,6 +151,7 @@ def _manage(env: dict[str, str], *args: str, stdin: str | None = None) -> None:
     )
     if done.returncode != 0:
         raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
 
 
 def _scraped_slots(base: str) -> float:
@@ -151,8 +162,8 @@ def _scraped_slots(base: str) -> float:
 def run(
     *, cameras: int, interval_s: float, pg_outage_s: float, wait_s: float = 0.0, write: Callable[[str], object] = print
 ) -> Report:
-    """``wait_s``: how long to wait after the faults before counting, e.g. the broker's visibility timeout,
-    after which the tasks a SIGKILLed worker held come back and end (as ``late``)."""
+    """``wait_s``: how long at least to wait after the faults before counting (e.g. the broker's
+    visibility timeout, after which the tasks a SIGKILLed worker held come back: they count nothing)."""
     nominal = cameras / interval_s
     report = Report(cameras=cameras, nominal_per_s=nominal)
     pg, broker = PostgresServer().init(), RedisServer().start()
@@ -214,9 +225,12 @@ def run(
         report.dead = [name for name, p in running.items() if not p.alive()]
 
         running.pop("beat").stop()
-        if wait_s:
-            write(f"  waiting {wait_s:.0f} s for the tasks the killed io worker held to come back")
-            time.sleep(wait_s)
+        # Slots claimed by the last rounds may still end by themselves until their deadline; then the
+        # ones that never will (their tasks died with the io worker) are recorded as lost, as
+        # the next dispatch round would.
+        settle_s = max(wait_s, deadline_s(2.0) + settings.CAMTRACK_DISPATCH_LOOKAHEAD_S + 1.0)
+        write(f"  waiting {settle_s:.0f} s, the claimed slots' deadline, then recording the lost ones")
+        write(f"    {lost_recorded(env, settle_s)}")
         # Work in flight and its retries end as stored, failed or skipped before counting.
         wait_settled(
             lambda: site.rows("SELECT COALESCE(SUM(slots), 0) FROM cameras_slothour")[0][0], quiet_s=15, timeout_s=120

@@ -6,7 +6,9 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import DatabaseError
 
+from cameras.ledger import slots_open, slots_reconcile
 from cameras.models import Camera
 from cameras.schedule import cameras_claim_due, captures_dropped, stream_orphans_claim
 from cameras.services import snapshot_record_failure
@@ -28,6 +30,7 @@ MAX_TASKS_PER_ROUND = 250
 class DispatchResult:
     dispatched: int  # captures enqueued (a camera faster than the round gets one per slot)
     skipped: int
+    lost: int  # claimed slots past their deadline without an outcome, recorded as failed lost
     elapsed_ms: float
 
 
@@ -140,6 +143,8 @@ def camera_dispatch_due(*, now: float | None = None, lookahead_s: float | None =
         logger.warning("dispatch: %d decode tasks waiting; %.0f%% of this round's cameras skip", backlog, shed * 100)
     claimed, skipped = cameras_claim_due(now=now, horizon=now + lookahead_s, shed=shed)
     batches = capture_batches(claimed, now)
+    timeouts = {row[0]: row[4] for row in claimed}
+    slots_open((s.camera_id, s.slot, timeouts[s.camera_id]) for _, _, slots in batches for s in slots)
     sent = captures = 0
     try:
         with capture.app.producer_or_acquire() as producer:
@@ -164,7 +169,14 @@ def camera_dispatch_due(*, now: float | None = None, lookahead_s: float | None =
         logger.exception("dispatch: broker refused after %d of %d capture tasks", sent, len(batches))
         captures_dropped(slots=[(s.camera_id, s.slot) for _, _, slots in batches[sent:] for s in slots], reason=OUTAGE)
         raise
-    return DispatchResult(dispatched=captures, skipped=skipped, elapsed_ms=(time.perf_counter() - start) * 1000)
+    try:
+        lost = slots_reconcile(now=now)
+    except DatabaseError as exc:  # the captures are sent; the next round records these
+        logger.warning("dispatch: could not record lost slots: %s", exc)
+        lost = 0
+    return DispatchResult(
+        dispatched=captures, skipped=skipped, lost=lost, elapsed_ms=(time.perf_counter() - start) * 1000
+    )
 
 
 def stream_orphans_record(*, now: float | None = None) -> int:

@@ -21,7 +21,12 @@ def dispatch_due() -> dict:
     from pipeline.dispatch import camera_dispatch_due, stream_orphans_record
 
     result = camera_dispatch_due()
-    return {"dispatched": result.dispatched, "skipped": result.skipped, "no_reader": stream_orphans_record()}
+    return {
+        "dispatched": result.dispatched,
+        "skipped": result.skipped,
+        "lost": result.lost,
+        "no_reader": stream_orphans_record(),
+    }
 
 
 # slots: CaptureSlot records. Sources bound their own IO (the io pool is threads, where Celery time

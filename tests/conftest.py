@@ -23,4 +23,18 @@ def _fresh_cache():
 
     cache.clear()
     selectors._places.clear()  # camera names, zones and gaps cached per process
+    _ledger_clear()
     yield
+
+
+def _ledger_clear() -> None:
+    # Each test's ledger of claimed slots starts empty: slot ids (camera, due time) repeat across tests.
+    import contextlib
+
+    import redis
+
+    from cameras import ledger
+    from cameras.latest import frame_store
+
+    with contextlib.suppress(redis.RedisError):
+        frame_store().delete(ledger.OPEN_KEY, ledger.SINCE_KEY)

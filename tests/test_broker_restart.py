@@ -11,7 +11,7 @@ from django.db.models import Sum
 
 from cameras.models import Camera, SlotHour, Snapshot
 from cameras.services import camera_upsert
-from devtools.outagecheck import wait_settled
+from devtools.outagecheck import lost_recorded, wait_settled
 from devtools.redisserver import RedisServer
 from devtools.simulator import Simulator
 from tests.workers import Supervised, database_url
@@ -20,6 +20,10 @@ CAMERAS = 12
 INTERVAL_S = 1.0
 NOMINAL = CAMERAS / INTERVAL_S  # snapshots/s offered
 RECOVERY_CEILING_S = 30.0
+# Frames kept 10 s and 5 s of grace: a claimed slot with no outcome is called lost 19.5 s after it was
+# due (lag 2 + timeout 2 + stragglers 0.5 + 10 + 5), not the two minutes of the defaults.
+SHORT_DEADLINE = {"CAMTRACK_FRAME_TTL_S": "10", "CAMTRACK_SLOT_GRACE_S": "5"}
+DEADLINE_S = 19.5 + 1.0 + 1.0  # and a dispatch round's lookahead, and a margin
 
 
 def _stored() -> int:
@@ -59,6 +63,7 @@ def test_pipeline_recovers_from_a_broker_restart_under_load(broker):
         "CAMTRACK_DATA_DIR": data_dir,
         "CAMTRACK_CPU_CONCURRENCY": "2",
         "CAMTRACK_IO_CONCURRENCY": "8",
+        **SHORT_DEADLINE,
     }
     for i in range(CAMERAS):
         name = f"sim-{i + 1:02d}"
@@ -84,7 +89,9 @@ def test_pipeline_recovers_from_a_broker_restart_under_load(broker):
         )
     finally:
         procs["beat"].stop()
-        # Captures in flight and decodes retried through the outage finish and are stored or counted.
+        # Captures held by the io worker when the broker went down come back only after the visibility
+        # timeout; past their deadline they are recorded as lost, as the next dispatch round would.
+        print(lost_recorded({**env, "DATABASE_URL": database_url()}, DEADLINE_S))
         wait_settled(lambda: SlotHour.objects.aggregate(n=Sum("slots"))["n"] or 0, quiet_s=5)
         for name in ("io", "cpu"):
             procs[name].stop()
@@ -98,11 +105,8 @@ def test_pipeline_recovers_from_a_broker_restart_under_load(broker):
         snapshots = Snapshot.objects.filter(camera=camera).count()
         totals["due"] += due
         totals["accounted"] += accounted
-        assert accounted <= due, f"{camera.name}: {accounted} counted of {due} due"
         assert snapshots <= accounted
-        # Slots held by the io worker when the broker went down come back after the visibility timeout
-        # and are counted then; at most one lookahead round per camera is allowed to be pending here.
-        assert due - accounted <= 3, f"{camera.name}: {due - accounted} of {due} due slots unaccounted"
+        assert accounted == due, f"{camera.name}: {accounted} counted of {due} due"
     outcomes = SlotHour.objects.values_list("outcome", "reason").annotate(n=Sum("slots")).order_by("outcome")
     print(f"slots due {totals['due']}, accounted {totals['accounted']}: {list(outcomes)}")
 

@@ -13,7 +13,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts) -> None:
         result = camera_dispatch_due()
-        out = {"dispatched": result.dispatched, "skipped": result.skipped, "elapsed_ms": round(result.elapsed_ms, 1)}
+        out = {
+            "dispatched": result.dispatched,
+            "skipped": result.skipped,
+            "lost": result.lost,
+            "elapsed_ms": round(result.elapsed_ms, 1),
+        }
         if opts["json"]:
             self.stdout.write(json.dumps(out))
         else:
