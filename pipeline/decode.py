@@ -14,7 +14,7 @@ from cameras.models import Camera
 from cameras.services import snapshot_record_failure
 from cameras.sources import CaptureError
 from camtrack.metrics import LATENCY
-from detections.decoders import DecodeError, DecodeResult, decode_bytes
+from detections.decoders import DecodeError, DecodeResult, decode_bytes, decode_image, to_gray
 from pipeline import framestore, gate
 from pipeline.messages import FrameReady
 from pipeline.store import StoreEntry, snapshots_store
@@ -52,20 +52,37 @@ class _Gate:
         on = settings.CAMTRACK_GATE_FULL_EVERY_S > 0
         self.cameras = {f.camera_id for f in frames if f.gate} if on else set()
         self.references = gate.references_get(self.cameras) if self.cameras else {}
-        self.updates: dict[int, tuple[float, np.ndarray, DecodeResult]] = {}
+        self.updates: dict[int, tuple[float, np.ndarray, DecodeResult, bool]] = {}
 
     def decode(self, frame: FrameReady, data: bytes) -> DecodeResult:
         if frame.camera_id not in self.cameras:
             return _decode(frame, data)
         start = time.perf_counter()
-        thumb = gate.thumbnail(data, _roi(frame))
+        roi = _roi(frame)
         reference = self.references.get(frame.camera_id)
-        if thumb is not None and gate.may_carry(frame.slot, reference) and not gate.changed(thumb, reference.thumb):
-            return gate.carried(reference, ms=(time.perf_counter() - start) * 1000)
-        result = _decode(frame, data)
-        if thumb is not None and (reference is None or frame.slot > reference.slot):
-            self.updates[frame.camera_id] = (frame.slot, thumb, result)
-            self.references[frame.camera_id] = gate.Reference(frame.slot, thumb, gate.result_dict(result))
+        thumb = None
+        # A camera whose last decode had changed is decoded at once (see gate: the check would cost
+        # more than it saves while the scene keeps moving).
+        if gate.may_carry(frame.slot, reference) and not reference.moving:
+            thumb = gate.thumbnail(data, roi)
+            if thumb is not None and not gate.changed(thumb, reference.thumb):
+                return gate.carried(reference, ms=(time.perf_counter() - start) * 1000)
+        downscale = frame.downscale or 1
+        image = to_gray(data, downscale=downscale)
+        result = decode_image(
+            image,
+            formats=frame.formats.split(","),
+            engine=frame.engine or settings.CAMTRACK_DEFAULT_ENGINE,
+            roi=roi,
+            downscale=downscale,
+            started=start,
+        )
+        if reference is None or frame.slot > reference.slot:
+            if thumb is None:
+                thumb = gate.thumbnail_of(image, downscale=downscale, roi=roi)
+            moving = reference is not None and gate.changed(thumb, reference.thumb)
+            self.updates[frame.camera_id] = (frame.slot, thumb, result, moving)
+            self.references[frame.camera_id] = gate.Reference(frame.slot, thumb, gate.result_dict(result), moving)
         return result
 
     def save(self) -> None:

@@ -8,6 +8,12 @@ appearing, moving or leaving anywhere in the decode region changes dozens of thu
 tens of levels. Whatever changes, the frame is decoded in full; so is the first frame of a camera,
 and one every CAMTRACK_GATE_FULL_EVERY_S (30 s) regardless. The reference (thumbnail, slot, codes) lives
 in the frame store's Redis, so any worker on any host compares against the same one.
+
+The thumbnail is not free: its JPEG entropy decoding costs about 60 % of a full grayscale decode.
+So a camera whose last decoded frame had changed (``moving``: a parcel passing, a conveyor) skips
+the check and is decoded in full at once, its thumbnail taken from the full picture; as soon as a
+frame turns out unchanged, the camera's next frames go through the check again. A scene that
+changes all the time pays for no thumbnail; a still one pays one extra full decode when it calms.
 """
 
 import json
@@ -24,7 +30,7 @@ from detections.decoders import Code, DecodeResult
 _PUT = """
 local held = tonumber(redis.call('HGET', KEYS[1], 'slot') or '-1')
 if tonumber(ARGV[1]) <= held then return 0 end
-redis.call('HSET', KEYS[1], 'slot', ARGV[1], 'thumb', ARGV[2], 'shape', ARGV[3], 'result', ARGV[4])
+redis.call('HSET', KEYS[1], 'slot', ARGV[1], 'thumb', ARGV[2], 'shape', ARGV[3], 'result', ARGV[4], 'moving', ARGV[6])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 return 1
 """
@@ -39,6 +45,7 @@ class Reference:
     slot: float  # of the last fully decoded frame
     thumb: np.ndarray
     result: dict
+    moving: bool = False  # that frame had changed from the one before: the next one likely has too
 
 
 def thumbnail(data: bytes, roi: tuple[int, int, int, int] | None) -> np.ndarray | None:
@@ -46,6 +53,19 @@ def thumbnail(data: bytes, roi: tuple[int, int, int, int] | None) -> np.ndarray 
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_8)
     if image is None:
         return None
+    return _cut(image, roi)
+
+
+def thumbnail_of(image: np.ndarray, *, downscale: int, roi: tuple[int, int, int, int] | None) -> np.ndarray:
+    """The thumbnail of a frame already decoded at 1/``downscale``: block means, as DCT scaling gives,
+    at the size it gives (an eighth of the full size, rounded up)."""
+    if downscale != 8:
+        full_h, full_w = image.shape[0] * downscale, image.shape[1] * downscale
+        image = cv2.resize(image, (-(-full_w // 8), -(-full_h // 8)), interpolation=cv2.INTER_AREA)
+    return _cut(image, roi)
+
+
+def _cut(image: np.ndarray, roi: tuple[int, int, int, int] | None) -> np.ndarray:
     if roi is not None:
         x, y, w, h = (v // 8 for v in roi)
         image = image[y : y + max(h, 1), x : x + max(w, 1)]
@@ -64,17 +84,18 @@ def references_get(camera_ids: set[int]) -> dict[int, Reference]:
     ids = sorted(camera_ids)
     pipe = frame_store().pipeline(transaction=False)
     for camera_id in ids:
-        pipe.hmget(_key(camera_id), ["slot", "thumb", "shape", "result"])
+        pipe.hmget(_key(camera_id), ["slot", "thumb", "shape", "result", "moving"])
     out = {}
-    for camera_id, (slot, thumb, shape, result) in zip(ids, pipe.execute(), strict=True):
+    for camera_id, (slot, thumb, shape, result, moving) in zip(ids, pipe.execute(), strict=True):
         if slot is None or thumb is None or shape is None:
             continue
         h, w = (int(v) for v in shape.split(b","))
-        out[camera_id] = Reference(float(slot), np.frombuffer(thumb, np.uint8).reshape(h, w), json.loads(result))
+        thumb_array = np.frombuffer(thumb, np.uint8).reshape(h, w)
+        out[camera_id] = Reference(float(slot), thumb_array, json.loads(result), moving == b"1")
     return out
 
 
-def references_put(updates: dict[int, tuple[float, np.ndarray, DecodeResult]]) -> None:
+def references_put(updates: dict[int, tuple[float, np.ndarray, DecodeResult, bool]]) -> None:
     """New references from full decodes, in one round trip."""
     if not updates:
         return
@@ -82,9 +103,10 @@ def references_put(updates: dict[int, tuple[float, np.ndarray, DecodeResult]]) -
     put = store.register_script(_PUT)
     ttl = max(60, int(3 * settings.CAMTRACK_GATE_FULL_EVERY_S))
     pipe = store.pipeline(transaction=False)
-    for camera_id, (slot, thumb, result) in updates.items():
+    for camera_id, (slot, thumb, result, moving) in updates.items():
         shape = f"{thumb.shape[0]},{thumb.shape[1]}"
-        put(keys=[_key(camera_id)], args=[repr(slot), thumb.tobytes(), shape, _result_json(result), ttl], client=pipe)
+        args = [repr(slot), thumb.tobytes(), shape, _result_json(result), ttl, "1" if moving else "0"]
+        put(keys=[_key(camera_id)], args=args, client=pipe)
     pipe.execute(raise_on_error=False)
 
 

@@ -14,7 +14,17 @@ from cameras.codes import DEFAULT_FORMATS, ENGINES, FORMATS
 from detections.decoders import engines, rescue, zxing
 from detections.decoders.types import Code, DecodeError, DecodeResult, Quad
 
-__all__ = ["ENGINES", "FORMATS", "Code", "DecodeError", "DecodeResult", "decode_bytes", "decode_gray", "to_gray"]
+__all__ = [
+    "ENGINES",
+    "FORMATS",
+    "Code",
+    "DecodeError",
+    "DecodeResult",
+    "decode_bytes",
+    "decode_gray",
+    "decode_image",
+    "to_gray",
+]
 
 # zbar reads microqr/datamatrix/aztec through zxing-cpp (see engines.py).
 # JPEG can decode at 1/2, 1/4, 1/8 size for a fraction of the cost (DCT scaling): for big frames
@@ -93,6 +103,24 @@ def decode_bytes(
     start = time.perf_counter()
     formats = check_formats(formats)
     image = to_gray(data, downscale=downscale)
+    return decode_image(image, formats=formats, engine=engine, roi=roi, downscale=downscale, started=start)
+
+
+def decode_image(
+    image: np.ndarray,
+    *,
+    formats: list[str] | None = None,
+    engine: str = "zxing",
+    roi: tuple[int, int, int, int] | None = None,
+    downscale: int = 1,
+    started: float | None = None,
+) -> DecodeResult:
+    """``decode_bytes`` for a frame already decoded by ``to_gray(data, downscale=downscale)``.
+
+    ``started`` (time.perf_counter()) is when work on the frame began, for the result's ``ms``.
+    """
+    start = time.perf_counter() if started is None else started
+    formats = check_formats(formats)
     full_h, full_w = image.shape[0] * downscale, image.shape[1] * downscale
     x0 = y0 = 0
     if roi is not None:

@@ -142,3 +142,33 @@ def test_the_decode_region_is_what_counts(camera):
     assert gated_frames(camera) == 1
     last = Snapshot.objects.get(camera=camera, scheduled_at=dt.datetime.fromtimestamp(T0 + 1, tz=dt.UTC))
     assert [d.text for d in last.detections.all()] == ["LEFT-1"]
+
+
+def test_a_moving_scene_skips_the_check_until_a_frame_comes_out_unchanged(camera, monkeypatch):
+    checks = []
+    real = gate.thumbnail
+    monkeypatch.setattr(gate, "thumbnail", lambda data, roi: checks.append(1) or real(data, roi))
+    a, b = [("MOVE-A", (0.3, 0.4), 4.0)], [("MOVE-A", (0.6, 0.4), 4.0)]
+    decode(camera, picture(a, seed=1), T0)  # the first frame: decoded, nothing to compare with
+    decode(camera, picture(a, seed=2), T0 + 1)  # checked: unchanged, gated
+    decode(camera, picture(b, seed=3), T0 + 2)  # checked: the code moved, decoded
+    assert (gated_frames(camera), len(checks)) == (1, 2)
+    # The camera is moving now: its next frame is decoded without a check; it comes out unchanged...
+    fourth = decode(camera, picture(b, seed=4), T0 + 3)
+    assert (gated_frames(camera), len(checks)) == (1, 2)
+    assert [d.text for d in fourth.detections.all()] == ["MOVE-A"]
+    # ... so the one after is checked again, and gated.
+    decode(camera, picture(b, seed=5), T0 + 4)
+    assert (gated_frames(camera), len(checks)) == (2, 3)
+
+
+@pytest.mark.parametrize("downscale", [1, 2, 8])
+def test_a_thumbnail_taken_from_the_full_picture_matches_the_one_jpeg_scaling_gives(downscale):
+    from detections.decoders import to_gray
+
+    data = picture([("THUMB-1", (0.4, 0.5), 4.0)], seed=7)
+    scaled = gate.thumbnail(data, (64, 48, 640, 480))
+    derived = gate.thumbnail_of(to_gray(data, downscale=downscale), downscale=downscale, roi=(64, 48, 640, 480))
+    assert derived.shape == scaled.shape == (60, 80)
+    assert not gate.changed(derived, scaled)
+    assert int(np.abs(derived.astype(int) - scaled.astype(int)).max()) <= 4
