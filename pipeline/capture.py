@@ -6,7 +6,7 @@ import logging
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 import redis
 from celery import Task
@@ -18,7 +18,7 @@ from cameras.models import Camera
 from cameras.schedule import cameras_release, captures_dropped
 from cameras.services import snapshot_record_failure, source_config
 from cameras.slots import OUTAGE
-from cameras.sources import CaptureError, Frame, grab
+from cameras.sources import CaptureError, Frame, grab, grab_http_many, is_http
 from pipeline import framestore
 from pipeline.messages import CaptureSlot, FrameReady
 
@@ -40,6 +40,7 @@ _CAMERA_FIELDS = (
     "change_gate",
 )
 _pool: tuple[int, ThreadPoolExecutor] | None = None
+_LATE_GRACE_S = 1.0
 _pool_lock = threading.Lock()
 
 
@@ -167,12 +168,29 @@ def snapshots_capture(*, slots: list[CaptureSlot]) -> int:
     if len(todo) == 1:
         camera, slot = todo[0]
         return _hand_over([(camera, slot, _grab(camera))])
-    # A batch is grabbed side by side. Frames ready within CAMTRACK_STRAGGLER_S go on at once, so a
+    # A batch is grabbed side by side: HTTP cameras on the process's HTTP loop in one hand-over, the
+    # others from a pool of threads. Frames ready within CAMTRACK_STRAGGLER_S go on at once, so a
     # camera that turned slow delays the others' results by that much at most, not by its timeout.
-    futures = {_grab_pool().submit(_grab, camera): (camera, slot) for camera, slot in todo}
+    http = [(camera, slot) for camera, slot in todo if is_http(camera.url)]
+    futures = dict(zip(grab_http_many([source_config(c) for c, _ in http]), http, strict=True)) if http else {}
+    futures.update(
+        {_grab_pool().submit(_grab, camera): (camera, slot) for camera, slot in todo if not is_http(camera.url)}
+    )
     ready, late = wait(futures, timeout=settings.CAMTRACK_STRAGGLER_S)
     sent = _hand_over([(*futures[f], f.result()) for f in ready])
     if late:
-        wait(late)
-        sent += _hand_over([(*futures[f], f.result()) for f in late])
+        # Every source ends by its deadline; this bound only guards against one that would not.
+        longest = max(futures[f][0].timeout_s for f in late)
+        _, stuck = wait(late, timeout=longest + _LATE_GRACE_S)
+        outcomes = [(*futures[f], _outcome(f)) for f in late]
+        if stuck:
+            logger.error("capture: %d grabs outlived their deadline", len(stuck))
+        sent += _hand_over(outcomes)
     return sent
+
+
+def _outcome(future: Future) -> tuple[Frame | CaptureError, float, float]:
+    if future.done():
+        return future.result()
+    future.cancel()
+    return CaptureError("timeout", "no answer in time"), 0.0, time.time()

@@ -4,6 +4,7 @@ Every source must finish by the deadline it is given, whatever the camera does.
 """
 
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -51,8 +52,24 @@ def grab(config: SourceConfig) -> Frame:
         data = file.grab(config, deadline)
     else:
         raise CaptureError("bad_url", f"unsupported scheme {scheme!r}")
+    return _frame(data)
+
+
+def is_http(url: str) -> bool:
+    return urlsplit(url).scheme.lower() in ("http", "https")
+
+
+def grab_http_many(configs: list[SourceConfig]) -> list[Future]:
+    """Start grabbing from several HTTP(S) cameras at once, each within its own timeout; each future
+    gives (Frame or CaptureError, milliseconds, time.time() at its end)."""
+    from cameras.sources import http
+
+    return http.grab_many(configs, _frame)
+
+
+def _frame(data: bytes) -> Frame:
     kind, width, height = inspect_image(data)
     return Frame(data=data, width=width, height=height, kind=kind)
 
 
-__all__ = ["CaptureError", "Frame", "SourceConfig", "grab"]
+__all__ = ["CaptureError", "Frame", "SourceConfig", "grab", "grab_http_many", "is_http"]

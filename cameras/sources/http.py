@@ -15,7 +15,8 @@ import contextlib
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
 import aiohttp
@@ -159,6 +160,37 @@ async def _grab(client: _Client, config, deadline: float) -> bytes:
         raise CaptureError("timeout", "no answer in time") from None
     except aiohttp.ClientError as exc:
         raise _classify(exc) from None
+
+
+def grab_many(configs: list, convert: Callable[[bytes], object]) -> list[Future]:
+    """Start fetching several cameras side by side, handed to the loop once for them all (a hand-over
+    per capture costs about as much CPU as the fetch itself). Each camera keeps its own deadline;
+    each future gives (convert(bytes) or CaptureError, ms, time.time() at its end) and never raises.
+    """
+    loop, client = _loop()
+    now = time.monotonic()
+    futures: list[Future] = [Future() for _ in configs]
+
+    def settle(future: Future, outcome: object, ms: float) -> None:
+        with contextlib.suppress(InvalidStateError):  # the caller gave up on it
+            future.set_result((outcome, ms, time.time()))
+
+    async def one(config, future: Future) -> None:
+        start = time.perf_counter()
+        try:
+            outcome = convert(await _grab(client, config, now + config.timeout_s))
+        except CaptureError as exc:
+            settle(future, exc, 0.0)
+        except Exception as exc:  # never leave a future unsettled
+            settle(future, CaptureError("connection", type(exc).__name__), 0.0)
+        else:
+            settle(future, outcome, (time.perf_counter() - start) * 1000)
+
+    async def run() -> None:
+        await asyncio.gather(*(one(c, f) for c, f in zip(configs, futures, strict=True)))
+
+    loop.call_soon_threadsafe(lambda: loop.create_task(run()))
+    return futures
 
 
 def grab(config, deadline: float) -> bytes:
