@@ -55,6 +55,15 @@ def cameras_claim_due(*, now: float, horizon: float, shed: float = 0.0) -> tuple
     busy = f"(lease_until > %(now)s AND {_OVERLAP})"
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"UPDATE {table} SET next_run_at = %(now)s WHERE next_run_at IS NULL", params)
+        if connection.vendor == "postgresql":
+            # The due rows locked in id order, the order every writer of camera rows takes them in
+            # (see cameras_lock_rows): the UPDATEs below scan in physical order, and a store locking
+            # some of the same rows in another order would deadlock with them.
+            cursor.execute(
+                f"SELECT id FROM {table} WHERE enabled AND {_SNAPSHOT} AND next_run_at < %(horizon)s "
+                f"ORDER BY id FOR NO KEY UPDATE",
+                params,
+            )
         # SET expressions see the old row, RETURNING the new one: last_due_at carries the round's first
         # slot, slots_missed how many passed unclaimed before it.
         cursor.execute(
@@ -96,9 +105,26 @@ def _count_skips(skips: list[tuple], claimed: list[tuple]) -> None:
     slots_count(outcome=SKIPPED, slots=by_reason)
 
 
+def cameras_lock_rows(*, camera_ids: list[int]) -> None:
+    """Lock these camera rows for this transaction, in id order (PostgreSQL; SQLite serializes writers).
+
+    A writer that updates several camera rows in one statement takes them in whatever order its plan
+    gives; two such writers (a dispatch round and a store) then deadlock on each other. Taking the
+    rows first, sorted, as cameras_claim_due does, makes them queue instead.
+    """
+    ids = sorted(set(camera_ids))
+    if ids and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id FROM {Camera._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE", [ids]
+            )
+
+
 def cameras_release(*, camera_ids: list[int]) -> None:
     """Give leases back (the grab is over, or the broker refused the captures)."""
-    Camera.objects.filter(pk__in=camera_ids).update(lease_until=None)
+    with transaction.atomic():
+        cameras_lock_rows(camera_ids=camera_ids)
+        Camera.objects.filter(pk__in=camera_ids).update(lease_until=None)
 
 
 def captures_dropped(*, slots: list[tuple[int, float]], reason: str = LATE) -> None:
@@ -111,6 +137,7 @@ def captures_dropped(*, slots: list[tuple[int, float]], reason: str = LATE) -> N
     owned = slots_take(slots)
     try:
         with transaction.atomic():
+            cameras_lock_rows(camera_ids=camera_ids)
             Camera.objects.filter(pk__in=camera_ids).update(
                 lease_until=None, captures_skipped=F("captures_skipped") + 1
             )

@@ -10,6 +10,7 @@ from django.db import IntegrityError, connection, transaction
 
 from cameras.health import camera_mark_success
 from cameras.models import Camera, Snapshot
+from cameras.schedule import cameras_lock_rows
 from cameras.selectors import camera_places
 from cameras.slots import STORED, slots_count
 from camtrack.metrics import DETECTIONS, GATED, LATENCY, SIGHTINGS_OPENED
@@ -218,8 +219,9 @@ def snapshots_store(entries: list[StoreEntry]) -> int:
     store = _store_postgres if connection.vendor == "postgresql" else _store_orm
     started = time.perf_counter()
     with transaction.atomic():
-        # Locked before anything else is written, so that every writer of a camera's sightings
-        # takes its locks in the same order (see tracking.services).
+        # Locked before anything else is written, so that every writer takes its locks in the same
+        # order: the camera rows (as a dispatch round does), then each camera's sightings.
+        cameras_lock_rows(camera_ids=[e.camera_id for e in entries])
         cameras_lock(camera_ids=[e.camera_id for e in entries if e.result.codes])
         stored = store(entries, dt.datetime.now(dt.UTC))
         opened = _track(stored)
