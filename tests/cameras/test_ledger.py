@@ -1,18 +1,14 @@
 """The ledger of claimed slots: a slot whose task died with its worker is counted once, as lost,
 and its late redelivery counts nothing more."""
 
-import datetime as dt
-
 import pytest
-from django.db.models import Sum
 
 from cameras import ledger
 from cameras.latest import frame_store
-from cameras.models import Camera, SlotHour, Snapshot
+from cameras.models import Camera, Snapshot
 from cameras.schedule import captures_dropped
-from detections.decoders import DecodeResult
 from pipeline.dispatch import camera_dispatch_due
-from pipeline.store import snapshot_store
+from tests.cameras.accounting import by_reason, store_empty
 from tests.workers import purge_queues
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,17 +27,6 @@ def published(monkeypatch) -> list:
     return sent
 
 
-def by_reason(camera: Camera) -> dict[tuple[str, str], int]:
-    rows = SlotHour.objects.filter(camera=camera).values_list("outcome", "reason").annotate(n=Sum("slots"))
-    return {(outcome, reason): n for outcome, reason, n in rows}
-
-
-def _store(camera_id: int, slot: float) -> bool:
-    at = dt.datetime.fromtimestamp(slot, tz=dt.UTC)
-    result = DecodeResult(codes=[], width=10, height=10, ms=1.0)
-    return snapshot_store(camera_id=camera_id, scheduled_at=at, captured_at=at, capture_ms=1.0, nbytes=1, result=result)
-
-
 def _open() -> dict[str, float]:
     return {m.decode(): score for m, score in frame_store().zrange(ledger.OPEN_KEY, 0, -1, withscores=True)}
 
@@ -52,7 +37,7 @@ def test_dispatch_opens_each_claimed_slot_until_its_outcome_is_counted(camera_fa
     opened = _open()
     assert set(opened) == {f"{cam.pk}:{T0:.6f}", f"{cam.pk}:{T0 + 0.5:.6f}"}
     assert opened[f"{cam.pk}:{T0:.6f}"] == pytest.approx(T0 + ledger.deadline_s(0.4))
-    assert _store(cam.pk, T0)
+    assert store_empty(cam.pk, T0)
     assert set(_open()) == {f"{cam.pk}:{T0 + 0.5:.6f}"}
 
 
@@ -71,7 +56,7 @@ def test_a_slot_whose_worker_died_is_recorded_lost_once_and_its_late_return_coun
     # The broker hands the capture back after its visibility timeout: it has expired by then...
     captures_dropped(slots=[(cam.pk, T0)])
     # ... or a decode of it comes back late: the slot is taken, nothing is counted twice.
-    assert _store(cam.pk, T0) is False
+    assert store_empty(cam.pk, T0) is False
     assert by_reason(cam) == {("failed", "lost"): 1}
 
 
@@ -88,7 +73,7 @@ def test_an_expired_capture_counts_its_slots_once_however_often_it_comes_back(ca
 def test_a_stored_slot_left_open_is_not_called_lost(camera_factory):
     cam = camera_factory(interval_s=2.0, timeout_s=1.0, next_run_at=T0)
     camera_dispatch_due(now=T0)
-    assert _store(cam.pk, T0)
+    assert store_empty(cam.pk, T0)
     frame_store().zadd(ledger.OPEN_KEY, {f"{cam.pk}:{T0:.6f}": T0})  # its close never reached Redis
     assert ledger.slots_reconcile(now=T0 + 1) == 0
     assert by_reason(cam) == {("stored", ""): 1}

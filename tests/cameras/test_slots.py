@@ -12,8 +12,7 @@ from cameras.schedule import cameras_claim_due, captures_dropped
 from cameras.services import cameras_set_enabled, snapshot_record_failure
 from cameras.slots import slots_between
 from cameras.sources import CaptureError
-from detections.decoders import DecodeResult
-from pipeline.store import snapshot_store
+from tests.cameras.accounting import by_reason, store_empty
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,17 +21,6 @@ T0 = 1_800_000_000.0  # on an hour boundary
 
 def counted(camera: Camera, **filters: str) -> int:
     return SlotHour.objects.filter(camera=camera, **filters).aggregate(n=Sum("slots"))["n"] or 0
-
-
-def by_reason(camera: Camera) -> dict[tuple[str, str], int]:
-    rows = SlotHour.objects.filter(camera=camera).values_list("outcome", "reason").annotate(n=Sum("slots"))
-    return {(outcome, reason): n for outcome, reason, n in rows}
-
-
-def _store(camera_id: int, slot: float) -> bool:
-    at = dt.datetime.fromtimestamp(slot, tz=dt.UTC)
-    result = DecodeResult(codes=[], width=10, height=10, ms=1.0)
-    return snapshot_store(camera_id=camera_id, scheduled_at=at, captured_at=at, capture_ms=1.0, nbytes=1, result=result)
 
 
 def test_slots_no_round_claimed_are_counted_as_outage(camera_factory):
@@ -78,8 +66,8 @@ def test_failures_and_stores_count_once_per_slot_even_when_redelivered(camera_fa
     at = dt.datetime.fromtimestamp(T0, tz=dt.UTC)
     for _ in range(2):
         snapshot_record_failure(camera_id=cam.pk, scheduled_at=at, error=CaptureError("http_503", "busy"))
-    assert _store(cam.pk, T0 + 1.0) is True
-    assert _store(cam.pk, T0 + 1.0) is False
+    assert store_empty(cam.pk, T0 + 1.0) is True
+    assert store_empty(cam.pk, T0 + 1.0) is False
     assert by_reason(cam) == {("failed", "http_503"): 1, ("stored", ""): 1}
 
 
@@ -119,7 +107,7 @@ def test_over_irregular_rounds_every_due_slot_is_counted_exactly_once(camera_fac
                     snapshot_record_failure(camera_id=camera_id, scheduled_at=at, error=CaptureError("refused", ""))
                     Camera.objects.filter(pk=camera_id).update(consecutive_failures=0, status="online")
                 else:
-                    _store(camera_id, slot)
+                    store_empty(camera_id, slot)
             if rng.random() < 0.7:  # the others keep their lease: the next round may find them in flight
                 Camera.objects.filter(pk=camera_id).update(lease_until=None)
     for cam in cams:
