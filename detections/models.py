@@ -4,8 +4,9 @@ from cameras.models import Camera, Snapshot
 
 
 class Detection(models.Model):
-    snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="detections")
-    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="detections")
+    # Indexed by the composite indexes below that start with them, not on their own (see Snapshot).
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="detections", db_index=False)
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="detections", db_index=False)
     seq = models.PositiveSmallIntegerField(default=0, help_text="order within the snapshot")
     format = models.CharField(max_length=20)
     text = models.TextField(db_index=False)

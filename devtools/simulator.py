@@ -87,14 +87,21 @@ def _backgrounds(count: int = 3, noise_variants: int = 3) -> list[list[np.ndarra
     return scenes
 
 
+# A parcel's label is the same in each of its frames; only its place and the noise change. Building
+# the symbol (segno's mask search, in Python) cost a third of the simulator's CPU before this cache.
+@functools.lru_cache(maxsize=4096)
 def qr_image(text: str, size: int = 260) -> np.ndarray:
-    """A printed label: the QR code (never Micro QR) with its quiet zone, dark modules near black."""
+    """A printed label: the QR code (never Micro QR) with its quiet zone, dark modules near black.
+
+    Shared between frames (cached), so read-only."""
     qr = segno.make_qr(text, error="m")
     matrix = np.array(qr.matrix, dtype=np.uint8)
     modules = np.pad(matrix, 4)  # the 4-module quiet zone readers need
     scale = max(3, size // modules.shape[0])
     label = np.where(modules == 1, 25, 235).astype(np.uint8)
-    return np.kron(label, np.ones((scale, scale), dtype=np.uint8))
+    image = np.kron(label, np.ones((scale, scale), dtype=np.uint8))
+    image.setflags(write=False)
+    return image
 
 
 def render_frame(text: str | None, *, scene: np.ndarray, step: int, phase: int = 0) -> np.ndarray:

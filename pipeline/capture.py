@@ -41,6 +41,11 @@ _CAMERA_FIELDS = (
 )
 _pool: tuple[int, ThreadPoolExecutor] | None = None
 _LATE_GRACE_S = 1.0
+# A decode task's time limits: a frame seldom takes 50 ms (1080p, every format, the rescue passes);
+# a task that runs past its limit is killed, and its slots are recorded as lost by the ledger.
+DECODE_SOFT_LIMIT_S = 30.0
+DECODE_S_PER_FRAME = 0.5
+DECODE_HARD_MARGIN_S = 15.0
 _pool_lock = threading.Lock()
 
 
@@ -145,9 +150,13 @@ def _send(decode: Task, frames: dict[str, bytes], ready: list[FrameReady]) -> in
         logger.warning("capture: frame store refused %d frames: %s", len(ready), exc)
         captures_dropped(slots=[(f.camera_id, f.slot) for f in ready], reason=OUTAGE)
         return 0
+    # The decode task's own limits hold for a small batch; a large one gets its frames' share.
+    soft_limit = max(DECODE_SOFT_LIMIT_S, DECODE_S_PER_FRAME * len(ready))
     try:
         decode.apply_async(
             ([f.to_json() for f in ready],),
+            soft_time_limit=soft_limit,
+            time_limit=soft_limit + DECODE_HARD_MARGIN_S,
             expires=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=settings.CAMTRACK_FRAME_TTL_S),
             argsrepr=f"[{len(ready)} frames: {ready[0].camera_id}...]",
             kwargsrepr="{}",

@@ -14,8 +14,11 @@ class Sighting(models.Model):
     moved later does not rewrite history.
     """
 
-    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="sightings")
-    zone = models.ForeignKey(Zone, null=True, blank=True, on_delete=models.SET_NULL, related_name="sightings")
+    # Indexed by the composite indexes below that start with them, not on their own.
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="sightings", db_index=False)
+    zone = models.ForeignKey(
+        Zone, null=True, blank=True, on_delete=models.SET_NULL, related_name="sightings", db_index=False
+    )
     format = models.CharField(max_length=20)
     text = models.TextField()
     raw = models.BinaryField(null=True, blank=True, help_text="payload bytes when they are not text")
@@ -60,8 +63,11 @@ class CameraMinute(models.Model):
     Kept up to date as frames are stored (one upsert per batch), so counts never scan detections.
     """
 
-    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="minutes")
-    zone = models.ForeignKey(Zone, null=True, blank=True, on_delete=models.SET_NULL, related_name="minutes")
+    # Indexed by the unique (camera, start) and the (zone, start) index, not on their own.
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="minutes", db_index=False)
+    zone = models.ForeignKey(
+        Zone, null=True, blank=True, on_delete=models.SET_NULL, related_name="minutes", db_index=False
+    )
     start = models.DateTimeField()
     frames = models.PositiveIntegerField(default=0)
     reads = models.PositiveIntegerField(default=0)
