@@ -78,9 +78,14 @@ class _Gate:
             started=start,
         )
         if reference is None or frame.slot > reference.slot:
-            if thumb is None:
+            if thumb is None and (reference is None or gate.same_codes(result, reference.result)):
                 thumb = gate.thumbnail_of(image, downscale=downscale, roi=roi)
-            moving = reference is not None and gate.changed(thumb, reference.thumb)
+            if thumb is None:
+                # Its codes moved, came or went: the picture changed, and no thumbnail is needed to
+                # tell. The reference holds none, so no frame can be gated against it.
+                thumb, moving = gate.NO_THUMB, True
+            else:
+                moving = reference is not None and reference.has_thumb and gate.changed(thumb, reference.thumb)
             self.updates[frame.camera_id] = (frame.slot, thumb, result, moving)
             self.references[frame.camera_id] = gate.Reference(frame.slot, thumb, gate.result_dict(result), moving)
         return result

@@ -172,3 +172,42 @@ def test_a_thumbnail_taken_from_the_full_picture_matches_the_one_jpeg_scaling_gi
     assert derived.shape == scaled.shape == (60, 80)
     assert not gate.changed(derived, scaled)
     assert int(np.abs(derived.astype(int) - scaled.astype(int)).max()) <= 4
+
+
+def test_codes_that_moved_say_the_picture_changed_without_a_thumbnail(camera, monkeypatch):
+    taken = []
+    real = gate.thumbnail_of
+    monkeypatch.setattr(gate, "thumbnail_of", lambda image, **kw: taken.append(1) or real(image, **kw))
+    a, b, c = ([("RUN-1", (x, 0.5), 4.0)] for x in (0.3, 0.5, 0.7))
+    decode(camera, picture(a, seed=1), T0)  # the first frame: its thumbnail is the reference's
+    decode(camera, picture(b, seed=2), T0 + 1)  # checked (JPEG thumbnail): changed, decoded, now moving
+    decode(camera, picture(c, seed=3), T0 + 2)  # moving: decoded; the code moved, so no thumbnail
+    assert (gated_frames(camera), len(taken)) == (0, 1)
+    assert not gate.references_get({camera.pk})[camera.pk].has_thumb
+    # The same code in the same place: the thumbnail is taken, and the next frame can be gated again.
+    decode(camera, picture(c, seed=4), T0 + 3)
+    assert (gated_frames(camera), len(taken)) == (0, 2)
+    last = decode(camera, picture(c, seed=5), T0 + 4)
+    assert gated_frames(camera) == 1
+    assert [d.text for d in last.detections.all()] == ["RUN-1"]
+
+
+def test_a_code_found_elsewhere_or_another_code_is_not_the_same():
+    from detections.decoders import Code, DecodeResult
+
+    def result(*codes):
+        return DecodeResult(
+            codes=[Code(format="qr", text=t, raw=None, position=q, engine="zxing") for t, q in codes],
+            width=1280,
+            height=720,
+            ms=1.0,
+        )
+
+    quad = [[100, 100], [200, 100], [200, 200], [100, 200]]
+    jitter = [[x + 2, y - 1] for x, y in quad]
+    moved = [[x + 9, y] for x, y in quad]
+    held = gate.result_dict(result(("A", quad), ("B", moved)))
+    assert gate.same_codes(result(("B", moved), ("A", jitter)), held)
+    assert not gate.same_codes(result(("A", moved), ("B", moved)), held)
+    assert not gate.same_codes(result(("A", quad)), held)
+    assert not gate.same_codes(result(("A", quad), ("C", moved)), held)
