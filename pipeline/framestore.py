@@ -7,6 +7,9 @@ from django.conf import settings
 from cameras.latest import KEEP_LATEST, latest_key, latest_meta_key
 from cameras.latest import frame_store as client
 
+# Frames handled by the cpu stage, ever: the dispatcher's measure of what decoding keeps up with.
+DECODED_KEY = "camtrack:decoded"
+
 
 def frame_key(camera_id: int, scheduled_ts: float) -> str:
     return f"camtrack:frame:{camera_id}:{scheduled_ts:.6f}"
@@ -42,4 +45,5 @@ def frames_done(keys: list[str], latest: dict[int, tuple[float, str, dict]]) -> 
     rest = [k for k in keys if k not in held]
     if rest:
         pipe.delete(*rest)
+    pipe.incrby(DECODED_KEY, len(keys))
     pipe.execute(raise_on_error=False)
