@@ -171,10 +171,21 @@ class CameraAdmin(admin.ModelAdmin):
 
 @admin.register(Snapshot)
 class SnapshotAdmin(admin.ModelAdmin):
-    list_display = ["camera", "scheduled_at", "status", "error", "capture_ms", "decode_ms", "width", "height", "bytes"]
+    list_display = [
+        "camera",
+        "scheduled_at",
+        "status",
+        "quiet",
+        "error",
+        "capture_ms",
+        "decode_ms",
+        "width",
+        "height",
+        "bytes",
+    ]
     # No filter that asks the table for its distinct values (error, related-only camera) and no
     # date hierarchy: each would scan every snapshot ever stored. Camera choices come from cameras.
-    list_filter = ["status", "camera", "scheduled_at"]
+    list_filter = ["status", "quiet", "camera", "scheduled_at"]
     list_select_related = ["camera"]
     show_full_result_count = False
     paginator = EstimatedCountPaginator

@@ -222,6 +222,10 @@ class Snapshot(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices)
     error = models.CharField(max_length=30, blank=True, help_text="error class, e.g. timeout or http_404")
     error_detail = models.CharField(max_length=300, blank=True)
+    # An unchanged picture with no code (the change gate held, nothing found): the minute counts and the
+    # slot accounting say all it says, so it is kept only while it serves as its slot's once-only key
+    # (CAMTRACK_QUIET_SNAPSHOT_KEEP_S), not for the snapshot retention.
+    quiet = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["-scheduled_at"]

@@ -322,6 +322,11 @@ CAMTRACK_NODE = env("CAMTRACK_NODE", default="1")
 CAMTRACK_SNAPSHOT_RETENTION_DAYS = env.int("CAMTRACK_SNAPSHOT_RETENTION_DAYS", default=7)
 CAMTRACK_DETECTION_RETENTION_DAYS = env.int("CAMTRACK_DETECTION_RETENTION_DAYS", default=7)
 CAMTRACK_SIGHTING_RETENTION_DAYS = env.int("CAMTRACK_SIGHTING_RETENTION_DAYS", default=400)
+# Snapshots of unchanged, empty frames (``quiet``) are deleted after this many seconds. A row is its
+# slot's once-only key while a redelivered task may still come, so it is kept at least the broker's
+# visibility timeout plus five minutes (the ledger's deadline is about two). 0 keeps them as long as
+# other snapshots.
+CAMTRACK_QUIET_SNAPSHOT_KEEP_S = env.int("CAMTRACK_QUIET_SNAPSHOT_KEEP_S", default=3600)
 # Most rows per second retention deletes; 0: as fast as the database goes.
 CAMTRACK_PRUNE_ROWS_PER_S = env.int("CAMTRACK_PRUNE_ROWS_PER_S", default=2_000)
 # Webhooks may not reach loopback, link-local or private addresses (the cloud metadata service, the

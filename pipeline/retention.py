@@ -14,15 +14,21 @@ from django.db.models import Model, QuerySet
 
 from cameras.models import SlotHour, Snapshot
 from detections.models import Detection
+from pipeline import framestore
 from tracking.models import CameraMinute, Sighting
 
 BATCH = 5000
+
+
+QUIET_MARK = "camtrack:prune:quiet"  # quiet snapshots due before this (Unix time) are gone
+QUIET_WINDOW = dt.timedelta(minutes=1)
 
 
 @dataclass
 class PruneResult:
     detections: int = 0
     snapshots: int = 0
+    quiet: int = 0
     sightings: int = 0
     minutes: int = 0
     slot_hours: int = 0
@@ -44,6 +50,41 @@ def _delete_batches(model: type[Model], old: QuerySet, deadline: float) -> tuple
         if pace > 0:
             time.sleep(max(0.0, len(ids) / pace - (time.monotonic() - started)))
     return deleted, False
+
+
+def _quiet_prune(now: dt.datetime, deadline: float) -> tuple[int, bool]:
+    """Delete quiet snapshots past CAMTRACK_QUIET_SNAPSHOT_KEEP_S, a minute of due times at a time.
+
+    The time index finds a minute's rows cheaply, the quiet ones among them are deleted, and the mark
+    (in the frame store) moves on: each run reads only what fell due since the last one, never the
+    days of kept snapshots before it. A lost mark starts again from the snapshot retention's edge.
+    """
+    keep_s = settings.CAMTRACK_QUIET_SNAPSHOT_KEEP_S
+    if keep_s <= 0:
+        return 0, True
+    # Never while a redelivered task could still need the row to know its slot is taken.
+    keep_s = max(keep_s, settings.CELERY_VISIBILITY_TIMEOUT + 300)
+    end = now - dt.timedelta(seconds=keep_s)
+    store = framestore.client()
+    mark = store.get(QUIET_MARK)
+    start = (
+        dt.datetime.fromtimestamp(float(mark), tz=dt.UTC)
+        if mark is not None
+        else now - dt.timedelta(days=settings.CAMTRACK_SNAPSHOT_RETENTION_DAYS)
+    )
+    deleted = 0
+    while start < end:
+        stop = min(start + QUIET_WINDOW, end)
+        old = Snapshot.objects.filter(scheduled_at__gte=start, scheduled_at__lt=stop, quiet=True).order_by()
+        n, finished = _delete_batches(Snapshot, old, deadline)
+        deleted += n
+        if not finished:
+            return deleted, False
+        store.set(QUIET_MARK, repr(stop.timestamp()))
+        start = stop
+        if time.monotonic() >= deadline:
+            return deleted, start >= end
+    return deleted, True
 
 
 def history_prune(*, now: dt.datetime | None = None, budget_s: float = 20.0) -> PruneResult:
@@ -85,5 +126,6 @@ def history_prune(*, now: dt.datetime | None = None, budget_s: float = 20.0) -> 
         setattr(result, name, n)
         if not finished:
             result.done = False
-            break
+            return result
+    result.quiet, result.done = _quiet_prune(now, deadline)
     return result

@@ -58,6 +58,11 @@ def _detections(
     return detections
 
 
+def is_quiet(result: DecodeResult) -> bool:
+    """An unchanged picture in which nothing was found: its row is only its slot's once-only key."""
+    return result.gated and not result.codes and not result.no_read
+
+
 @dataclass
 class StoreEntry:
     camera_id: int
@@ -85,6 +90,7 @@ def _store_orm(entries: list[StoreEntry], now: dt.datetime) -> list[StoreEntry]:
                         capture_ms=e.capture_ms,
                         decode_ms=round(e.result.ms, 2),
                         status=Snapshot.Status.OK,
+                        quiet=is_quiet(e.result),
                     )
                     detections = _detections(e.camera_id, snapshot.pk, e.result, e.scheduled_at, e.captured_at, now)
                     if detections:
@@ -108,7 +114,7 @@ def _store_postgres(entries: list[StoreEntry], now: dt.datetime) -> list[StoreEn
     snap, det, cam = Snapshot._meta.db_table, Detection._meta.db_table, Camera._meta.db_table
     snap_rows, det_rows, params, det_params = [], [], [], []
     for e in entries:
-        snap_rows.append("(%s, %s, %s, %s, %s, %s, %s, %s, %s, 'ok', '', '')")
+        snap_rows.append("(%s, %s, %s, %s, %s, %s, %s, %s, %s, 'ok', '', '', %s)")
         params += [
             e.camera_id,
             e.scheduled_at,
@@ -119,6 +125,7 @@ def _store_postgres(entries: list[StoreEntry], now: dt.datetime) -> list[StoreEn
             e.nbytes,
             e.capture_ms,
             round(e.result.ms, 2),
+            is_quiet(e.result),
         ]
         for i, code in enumerate(e.result.codes):
             text, raw = _storable(code)
@@ -136,7 +143,7 @@ def _store_postgres(entries: list[StoreEntry], now: dt.datetime) -> list[StoreEn
             ]
     sql = (
         f"WITH snap AS (INSERT INTO {snap} (camera_id, scheduled_at, captured_at, finished_at, width, height, "
-        f"bytes, capture_ms, decode_ms, status, error, error_detail) VALUES {', '.join(snap_rows)} "
+        f"bytes, capture_ms, decode_ms, status, error, error_detail, quiet) VALUES {', '.join(snap_rows)} "
         f"ON CONFLICT (camera_id, scheduled_at) DO NOTHING RETURNING id, camera_id, scheduled_at)"
     )
     if det_rows:

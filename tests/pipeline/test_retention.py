@@ -46,3 +46,54 @@ def test_a_run_stops_at_its_budget_and_the_next_carries_on(settings):
     first = history_prune(now=NOW, budget_s=0.0)
     assert not first.done and Detection.objects.count() == 3
     assert history_prune(now=NOW).done and Detection.objects.count() == 0
+
+
+def _store_result(camera, at: dt.datetime, result: DecodeResult) -> None:
+    snapshots_store([StoreEntry(camera.pk, at, at, 3.0, 100, result)])
+
+
+def test_quiet_snapshots_go_after_an_hour_and_the_others_stay(settings):
+    from pipeline import framestore
+    from pipeline.retention import QUIET_MARK
+
+    settings.CAMTRACK_PRUNE_ROWS_PER_S = 0
+    settings.CAMTRACK_QUIET_SNAPSHOT_KEEP_S = 3600
+    settings.CELERY_VISIBILITY_TIMEOUT = 900
+    framestore.client().delete(QUIET_MARK)
+    camera, _ = camera_upsert(name="quiet", url="http://127.0.0.1:9/q.jpg")
+    code = Code(format="qr", text="KEPT", raw=None, position=[[0, 0]] * 4, engine="zxing")
+    kinds = {
+        "quiet": DecodeResult(width=64, height=64, gated=True),
+        "gated with a code": DecodeResult(codes=[code], width=64, height=64, gated=True),
+        "gated no-read": DecodeResult(width=64, height=64, gated=True, no_read=True),
+        "decoded, empty": DecodeResult(width=64, height=64),
+    }
+    for minutes in (30, 90, 300):
+        for i, result in enumerate(kinds.values()):
+            _store_result(camera, NOW - dt.timedelta(minutes=minutes, seconds=i), result)
+    assert Snapshot.objects.filter(quiet=True).count() == 3  # only the unchanged, empty frames
+    result = history_prune(now=NOW)
+    assert result.done and result.quiet == 2 and result.snapshots == 0
+    left = Snapshot.objects.filter(quiet=True).values_list("scheduled_at", flat=True)
+    assert list(left) == [NOW - dt.timedelta(minutes=30)]  # the last hour's stay
+    assert Snapshot.objects.filter(quiet=False).count() == 9
+    # Counts kept all of them; the next run reads only what fell due since.
+    assert SlotHour.objects.filter(camera=camera).aggregate(n=Sum("slots"))["n"] == 12
+    assert float(framestore.client().get(QUIET_MARK)) == (NOW - dt.timedelta(hours=1)).timestamp()
+    assert history_prune(now=NOW + dt.timedelta(minutes=31)).quiet == 1
+
+
+def test_quiet_snapshots_outlive_the_brokers_redelivery(settings):
+    from pipeline import framestore
+    from pipeline.retention import QUIET_MARK
+
+    settings.CAMTRACK_PRUNE_ROWS_PER_S = 0
+    settings.CAMTRACK_QUIET_SNAPSHOT_KEEP_S = 60  # shorter than a redelivered task could still come
+    settings.CELERY_VISIBILITY_TIMEOUT = 900
+    framestore.client().delete(QUIET_MARK)
+    camera, _ = camera_upsert(name="quiet2", url="http://127.0.0.1:9/q.jpg")
+    _store_result(camera, NOW - dt.timedelta(minutes=10), DecodeResult(width=64, height=64, gated=True))
+    # Kept the visibility timeout plus five minutes: 20 minutes, not one.
+    assert history_prune(now=NOW).quiet == 0
+    assert history_prune(now=NOW + dt.timedelta(minutes=9)).quiet == 0
+    assert history_prune(now=NOW + dt.timedelta(minutes=11)).quiet == 1
