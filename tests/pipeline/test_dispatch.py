@@ -158,7 +158,14 @@ def test_a_saturated_decode_stage_makes_the_round_skip(camera_factory, settings)
         cam.refresh_from_db()
         assert cam.captures_skipped == 1 and cam.lease_until is None and cam.next_run_at > time.time()
     purge_queues()
-    assert camera_dispatch_due(now=time.time() + 5).dispatched == 3
+    # Once the queue is clear the share falls round by round, and every camera is captured again.
+    captured, at = set(), time.time()
+    for round_ in range(1, 9):
+        before = {c.pk: c.captures_skipped for c in Camera.objects.filter(pk__in=[c.pk for c in cams])}
+        camera_dispatch_due(now=at + 5 * round_)
+        after = {c.pk: c.captures_skipped for c in Camera.objects.filter(pk__in=[c.pk for c in cams])}
+        captured |= {pk for pk in before if after[pk] == before[pk]}
+    assert captured == {c.pk for c in cams}
 
 
 def test_a_huge_round_is_cut_into_a_bounded_number_of_tasks():
@@ -182,12 +189,13 @@ def test_a_moderate_backlog_sheds_a_share_of_the_round(settings, monkeypatch):
         ]
     )
     # The backlog as the broker would report it (a cpu worker left running could drain a real queue).
-    monkeypatch.setattr(dispatch, "decode_backlog", lambda: settings.CAMTRACK_MAX_DECODE_BACKLOG)
-    # Over target since long enough ago, nothing measured yet: this round sheds a quarter.
-    load_shed(settings.CAMTRACK_MAX_DECODE_BACKLOG, now=now - settings.CAMTRACK_SHED_AFTER_S - 0.1)
+    # Over target (3) since long enough ago, below the limit (6), nothing measured yet: this round
+    # sheds a sixth ((5 - 3) / 6 / 2).
+    monkeypatch.setattr(dispatch, "decode_backlog", lambda: settings.CAMTRACK_MAX_DECODE_BACKLOG - 1)
+    load_shed(settings.CAMTRACK_MAX_DECODE_BACKLOG - 1, now=now - settings.CAMTRACK_SHED_AFTER_S - 0.1)
     result = camera_dispatch_due(now=now)
     assert result.dispatched + result.skipped == 400
-    assert 50 <= result.skipped <= 150, result
+    assert 30 <= result.skipped <= 110, result
 
 
 def _decode_stage(capacity: float, offered: float, *, seconds: int = 150, seed: int = 1) -> tuple[list, list]:
@@ -224,9 +232,10 @@ def test_an_overloaded_decode_stage_sheds_about_the_excess_and_holds_its_backlog
         assert excess - 0.02 <= mean <= excess + 0.08, (seed, mean)
         # No swing between shedding most cameras and none: that is what left latency peaks behind.
         assert max(shares) <= excess + 0.35, (seed, max(shares))
-        # The backlog is held about its target (3 tasks), seldom past the limit (6).
-        assert sum(backlogs) / len(backlogs) <= 3.3, seed
-        assert sorted(backlogs)[int(0.95 * len(backlogs))] <= 7, seed
+        # The backlog is held about its target (3 tasks). A rise is given CAMTRACK_SHED_AFTER_S before
+        # anything is shed (below the limit of 6), so at a quarter over capacity it tops out near 10.
+        assert sum(backlogs) / len(backlogs) <= 3.6, seed
+        assert sorted(backlogs)[int(0.95 * len(backlogs))] <= 10, seed
 
 
 def test_a_decode_stage_with_room_sheds_nothing():
@@ -248,7 +257,7 @@ def test_a_stalled_decode_stage_gets_time_before_anything_is_shed():
     held = shed_next(state, backlog=8, decoded=1400, now=1004.0, limit=limit, after_s=after)
     assert held.shed == state.shed
     lower = shed_next(held, backlog=2, decoded=1700, now=1005.0, limit=limit, after_s=after)
-    assert lower.shed == pytest.approx(held.shed - 0.02)
+    assert lower.shed == pytest.approx(held.shed - 0.05)
     # ... and once the queue is clear, to what the measured rate calls for: here nothing.
     clear = shed_next(replace(lower, rate=300.0), backlog=0, decoded=2000, now=1006.0, limit=limit, after_s=after)
     assert clear.shed == 0.0
