@@ -82,9 +82,8 @@ def shed_next(
     rate, shed, over_since = state.rate, state.shed, state.over_since
     if backlog > target:
         over_since = over_since or now
-        # Past the limit, while decoding goes on, there is no waiting: a backlog that deep is no burst.
-        progressing = done_rate is not None and done_rate >= 0.25 * state.offered > 0
-        lasting = now - over_since >= after_s or (backlog >= limit and progressing)
+        # Once shedding, the overload is known: no more waiting until the share is back to nothing.
+        lasting = shed > 0 or now - over_since >= after_s
         if lasting and done_rate is not None:
             rate = done_rate if not rate else (rate + done_rate) / 2
         if not lasting or backlog < state.backlog:
@@ -96,12 +95,15 @@ def shed_next(
             shed += 0.5 * (backlog - target) / limit
     else:
         over_since = 0.0
-        if backlog > 0:
-            shed -= 0.05
-        elif rate > 0 and state.offered > 0:
-            shed = min(shed - 0.05, 1 - rate / state.offered)  # nothing waits: no more than capacity calls for
+        if rate > 0 and state.offered > 0:
+            # Quickly down to what the measured capacity calls for, then slowly on (capacity may have
+            # grown, or the load fallen); with nothing waiting, never above that.
+            floor = 1 - rate / state.offered
+            shed = shed - 0.05 if shed - 0.05 > floor else shed - 0.01
+            if backlog == 0:
+                shed = min(shed, floor)
         else:
-            shed /= 2  # nothing waits and nothing was measured
+            shed = shed - 0.05 if backlog > 0 else shed / 2  # nothing measured
     return ShedState(
         shed=min(1.0, max(0.0, shed)),
         over_since=over_since,
