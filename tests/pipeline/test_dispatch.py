@@ -273,10 +273,13 @@ def test_the_controller_keeps_its_state_in_the_frame_store(settings):
     assert load_shed(0, now=t) == 0.0
     load_offered(slots=300, tasks=10, lookahead_s=1.0)
     store.incrby(framestore.DECODED_KEY, 250)
-    # Over target, decoding at 250 frames/s of 300 offered: the round sheds at least the excess.
-    shed = load_shed(limit + 4, now=t + 1)
+    # Over target for the first time: a burst until it has lasted CAMTRACK_SHED_AFTER_S.
+    assert load_shed(limit + 4, now=t + 1) == 0.0
+    # It lasted, decoding at 250 frames/s of 300 offered: the round sheds at least the excess.
+    store.incrby(framestore.DECODED_KEY, 250 * int(settings.CAMTRACK_SHED_AFTER_S))
+    shed = load_shed(limit + 4, now=t + 1 + settings.CAMTRACK_SHED_AFTER_S)
     assert 1 - 250 / 300 <= shed <= 1.0
-    assert load_shed(limit + 4, now=t + 2) >= shed
+    assert load_shed(limit + 4, now=t + 2 + settings.CAMTRACK_SHED_AFTER_S) >= shed
 
 
 def test_a_lease_never_skips_a_camera_whose_capture_cannot_overlap_the_next(camera_factory, monkeypatch):
