@@ -54,6 +54,7 @@ class ShedState:
 
 
 DRAIN_S = 3.0  # a backlog over target is worked off over about this long
+MAX_RISE = 0.15  # the most the share rises in one round
 
 
 def shed_next(
@@ -84,13 +85,15 @@ def shed_next(
         over_since = over_since or now
         # Once shedding, the overload is known: no more waiting until the share is back to nothing.
         lasting = shed > 0 or now - over_since >= after_s
-        if lasting and done_rate is not None:
+        # Saturated through the whole interval (over target at both ends): what it did is its capacity.
+        if lasting and done_rate is not None and state.backlog > target:
             rate = done_rate if not rate else (rate + done_rate) / 2
         if not lasting or backlog < state.backlog:
             pass  # a burst (or a worker restarting) not yet long enough to call overload, or already draining
         elif rate > 0 and state.offered > 0:
             admit = rate - (backlog - target) * state.per_task / DRAIN_S
-            shed = max(shed, 1 - admit / state.offered)
+            # At most MAX_RISE a round: one round's backlog is a noisy reading (captures end in bursts).
+            shed = max(shed, min(1 - admit / state.offered, shed + MAX_RISE))
         else:  # nothing measured yet
             shed += 0.5 * (backlog - target) / limit
     else:

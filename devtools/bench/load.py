@@ -25,6 +25,8 @@ from detections.models import Detection
 from devtools.bench import procs
 from devtools.bench.ceiling import decode_ceiling
 from devtools.simulator import Simulator
+from pipeline import framestore
+from pipeline.dispatch import SHED_KEY
 from tracking.models import CameraMinute
 
 PREFIX = "bench"
@@ -103,6 +105,8 @@ class LoadBench:
     # setup
     def _register(self, base: str) -> None:
         Camera.objects.filter(name__startswith=f"{PREFIX}-").delete()
+        # Each run's load controller starts afresh, not from the share the last run ended with.
+        framestore.client().delete(SHED_KEY)
         Camera.objects.bulk_create(
             [
                 Camera(name=n, url=f"{base}/cam/{n}.jpg", interval_s=self.interval, timeout_s=5.0, enabled=False)
