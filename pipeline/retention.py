@@ -9,6 +9,7 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 
+import redis
 from django.conf import settings
 from django.db.models import Model, QuerySet
 
@@ -22,6 +23,7 @@ BATCH = 5000
 
 QUIET_MARK = "camtrack:prune:quiet"  # quiet snapshots due before this (Unix time) are gone
 QUIET_WINDOW = dt.timedelta(minutes=1)
+QUIET_LOOKBACK = dt.timedelta(days=1)
 
 
 @dataclass
@@ -57,7 +59,7 @@ def _quiet_prune(now: dt.datetime, deadline: float) -> tuple[int, bool]:
 
     The time index finds a minute's rows cheaply, the quiet ones among them are deleted, and the mark
     (in the frame store) moves on: each run reads only what fell due since the last one, never the
-    days of kept snapshots before it. A lost mark starts again from the snapshot retention's edge.
+    days of kept snapshots before it.
     """
     keep_s = settings.CAMTRACK_QUIET_SNAPSHOT_KEEP_S
     if keep_s <= 0:
@@ -66,12 +68,14 @@ def _quiet_prune(now: dt.datetime, deadline: float) -> tuple[int, bool]:
     keep_s = max(keep_s, settings.CELERY_VISIBILITY_TIMEOUT + 300)
     end = now - dt.timedelta(seconds=keep_s)
     store = framestore.client()
-    mark = store.get(QUIET_MARK)
-    start = (
-        dt.datetime.fromtimestamp(float(mark), tz=dt.UTC)
-        if mark is not None
-        else now - dt.timedelta(days=settings.CAMTRACK_SNAPSHOT_RETENTION_DAYS)
-    )
+    try:
+        mark = store.get(QUIET_MARK)
+    except redis.RedisError:  # the frame store is down: the next run carries on
+        return 0, False
+    # A lost mark (the frame store restarted empty) starts a day back, not at the week's edge: minutes
+    # the rows of which are read again cost database time, and quiet rows older than that still go
+    # with the snapshot retention.
+    start = dt.datetime.fromtimestamp(float(mark), tz=dt.UTC) if mark is not None else end - QUIET_LOOKBACK
     deleted = 0
     while start < end:
         stop = min(start + QUIET_WINDOW, end)
@@ -80,7 +84,10 @@ def _quiet_prune(now: dt.datetime, deadline: float) -> tuple[int, bool]:
         deleted += n
         if not finished:
             return deleted, False
-        store.set(QUIET_MARK, repr(stop.timestamp()))
+        try:
+            store.set(QUIET_MARK, repr(stop.timestamp()))
+        except redis.RedisError:
+            return deleted, False
         start = stop
         if time.monotonic() >= deadline:
             return deleted, start >= end

@@ -97,3 +97,19 @@ def test_quiet_snapshots_outlive_the_brokers_redelivery(settings):
     assert history_prune(now=NOW).quiet == 0
     assert history_prune(now=NOW + dt.timedelta(minutes=9)).quiet == 0
     assert history_prune(now=NOW + dt.timedelta(minutes=11)).quiet == 1
+
+
+def test_a_lost_mark_starts_a_day_back_and_older_quiet_rows_wait_for_the_snapshot_retention(settings):
+    from pipeline import framestore
+    from pipeline.retention import QUIET_MARK
+
+    settings.CAMTRACK_PRUNE_ROWS_PER_S = 0
+    settings.CAMTRACK_QUIET_SNAPSHOT_KEEP_S = 3600
+    settings.CAMTRACK_SNAPSHOT_RETENTION_DAYS = 7
+    camera, _ = camera_upsert(name="quiet3", url="http://127.0.0.1:9/q.jpg")
+    for days in (3, 0.5):
+        _store_result(camera, NOW - dt.timedelta(days=days), DecodeResult(width=64, height=64, gated=True))
+    framestore.client().delete(QUIET_MARK)  # as after a frame store restarted empty
+    assert history_prune(now=NOW).quiet == 1
+    assert list(Snapshot.objects.values_list("scheduled_at", flat=True)) == [NOW - dt.timedelta(days=3)]
+    assert history_prune(now=NOW + dt.timedelta(days=5)).snapshots == 1
